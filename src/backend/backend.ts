@@ -1,0 +1,103 @@
+// The kernel interface every backend implements. Layers compose these; backends never
+// know what a layer is. All matrices are row-major and contiguous; a Slice names a range
+// of a backend-owned buffer, so parameters can live in one flat buffer.
+
+/** A buffer owned by a backend; its contents are reachable only through the backend. */
+export interface Buf {
+  readonly length: number;
+}
+
+export interface Slice {
+  buf: Buf;
+  offset: number;
+  length: number;
+}
+
+export function slice(buf: Buf, offset = 0, length = buf.length - offset): Slice {
+  if (offset < 0 || length < 0 || offset + length > buf.length) {
+    throw new RangeError(`slice [${offset}, ${offset + length}) outside buffer of ${buf.length}`);
+  }
+  return { buf, offset, length };
+}
+
+export function sub(s: Slice, offset: number, length: number): Slice {
+  if (offset < 0 || length < 0 || offset + length > s.length) {
+    throw new RangeError(`sub-slice [${offset}, ${offset + length}) outside slice of ${s.length}`);
+  }
+  return { buf: s.buf, offset: s.offset + offset, length };
+}
+
+export interface Backend {
+  readonly name: string;
+
+  alloc(length: number): Buf; // zero-filled f32
+  allocInt(length: number): Buf; // zero-filled i32 (token ids, targets)
+  upload(dst: Slice, src: Float32Array | Int32Array): void;
+  download(src: Slice): Promise<Float32Array>;
+  downloadInt(src: Slice): Promise<Int32Array>;
+  flush(): Promise<void>;
+
+  // C[M,N] = alpha·op(A)[M,K]·op(B)[K,N] + beta·C
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Slice, B: Slice, beta: number, C: Slice): void;
+
+  // out[N,G] += b[G]
+  addBias(out: Slice, b: Slice, N: number, G: number): void;
+  // db[G] += Σ_n dout[n,G]
+  sumRows(db: Slice, dout: Slice, N: number, G: number): void;
+
+  // One-hot input projection, the gather that replaces one-hot · Wᵀ:
+  // out[N,G] += w[G,V][:, ids[n]]
+  gatherCols(out: Slice, w: Slice, ids: Slice, N: number, G: number, V: number): void;
+  // dw[G,V][:, ids[n]] += dout[n,G]
+  scatterAddCols(dw: Slice, dout: Slice, ids: Slice, N: number, G: number, V: number): void;
+  // Embedding: out[N,E] = table[V,E][ids[n], :]
+  gatherRows(out: Slice, table: Slice, ids: Slice, N: number, E: number): void;
+  // dtable[ids[n], :] += dout[n,E]
+  scatterAddRows(dtable: Slice, dout: Slice, ids: Slice, N: number, E: number): void;
+
+  // LSTM step, gates i,f,g,o. pre[B,4H] holds x·W_ihᵀ + h·W_hhᵀ + biases.
+  // act[B,4H] = (σ(i), σ(f), tanh(g), σ(o)); c = f⊙cPrev + i⊙g; h = o⊙tanh(c)
+  lstmStep(pre: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, B: number, H: number): void;
+  // dh[B,H], dc[B,H] (in: from above and from step t+1) → dpre[B,4H]; dc is overwritten with dcPrev.
+  lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice,
+    B: number, H: number): void;
+
+  // GRU step, gates r,z,n as PyTorch. xi[B,3H] = x·W_ihᵀ + b_ih, hh[B,3H] = h·W_hhᵀ + b_hh.
+  // act[B,3H] = (r, z, n); h = (1−z)⊙n + z⊙hPrev
+  gruStep(xi: Slice, hh: Slice, hPrev: Slice, act: Slice, h: Slice, B: number, H: number): void;
+  // dh[B,H] → dxi[B,3H], dhh[B,3H]; dhPrev[B,H] += z⊙dh (the part not through W_hh).
+  gruStepBackward(act: Slice, hh: Slice, hPrev: Slice, dh: Slice, dxi: Slice, dhh: Slice,
+    dhPrev: Slice, B: number, H: number): void;
+
+  // Vanilla RNN: h[n] = tanh(pre[n]) over n elements, in place allowed.
+  tanhForward(pre: Slice, h: Slice, n: number): void;
+  // dpre = dh ⊙ (1 − h²)
+  tanhBackward(h: Slice, dh: Slice, dpre: Slice, n: number): void;
+
+  // Inverted dropout: mask[i] = keep ? 1/(1−p) : 0 from the counter RNG at (seed, stream, i);
+  // x *= mask. Backward is mul(dx, mask).
+  dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void;
+  mul(x: Slice, m: Slice): void; // x *= m
+
+  // Row-wise softmax cross-entropy over logits[N,V] and targets[N]:
+  // losses[n] = −log softmax(logits[n])[targets[n]]; dlogits = (softmax − onehot)·gradScale.
+  softmaxXent(logits: Slice, targets: Slice, losses: Slice, dlogits: Slice,
+    N: number, V: number, gradScale: number): void;
+  // probs[N,V] = softmax(logits / temperature)
+  softmax(logits: Slice, probs: Slice, N: number, V: number, temperature: number): void;
+
+  // Optimiser steps over matching slices of parameters, gradients and state.
+  rmsprop(p: Slice, g: Slice, cache: Slice, lr: number, decay: number, eps: number): void;
+  adam(p: Slice, g: Slice, m: Slice, v: Slice, lr: number, beta1: number, beta2: number,
+    eps: number, step: number): void;
+  adagrad(p: Slice, g: Slice, cache: Slice, lr: number, eps: number): void;
+
+  sumSquares(x: Slice, out: Slice): void; // out[0] = Σ x²
+  // x *= min(1, maxNorm / sqrt(sumsq[0])); the norm stays on the device.
+  clipByNorm(x: Slice, sumsq: Slice, maxNorm: number): void;
+  clamp(x: Slice, lo: number, hi: number): void;
+  scale(x: Slice, alpha: number): void;
+  fill(x: Slice, value: number): void;
+  copy(dst: Slice, src: Slice): void;
+}

@@ -1,0 +1,212 @@
+// The character language model: input (one-hot or embedding) → recurrent layers (with
+// dropout on each layer's output) → linear decoder → softmax cross-entropy.
+// Parameters and gradients each live in one flat buffer, laid out as paramLayout says.
+import { slice, sub, type Backend, type Buf, type Slice } from '../backend/backend.js';
+import { Stream } from '../backend/rng.js';
+import { checkModelConfig, defaultModelConfig, gatesOf, type ModelConfig } from './config.js';
+import { paramLayout, initParams, type ParamLayout } from './params.js';
+import type { LayerInput, LayerParams, RecurrentLayer } from './layer.js';
+import { LSTMLayer } from './lstm.js';
+import { GRULayer } from './gru.js';
+import { RNNLayer } from './rnn.js';
+
+/** Hidden (and cell) state of every layer for B streams: h[L,B,H], c[L,B,H]. */
+export class RecurrentState {
+  readonly h: Slice;
+  readonly c: Slice | null;
+  constructor(private readonly be: Backend, readonly layers: number, readonly B: number, readonly H: number, lstm: boolean) {
+    this.h = slice(be.alloc(layers * B * H));
+    this.c = lstm ? slice(be.alloc(layers * B * H)) : null;
+  }
+  layer(k: number): { h: Slice; c: Slice | null } {
+    const n = this.B * this.H;
+    return { h: sub(this.h, k * n, n), c: this.c ? sub(this.c, k * n, n) : null };
+  }
+  reset(): void {
+    this.be.fill(this.h, 0);
+    if (this.c) this.be.fill(this.c, 0);
+  }
+}
+
+/** Buffers for one (T, B) shape, allocated once and reused every iteration. */
+interface Workspace {
+  T: number;
+  B: number;
+  ids: Slice; // [T·B] inputs, time-major
+  targets: Slice; // [T·B]
+  emb: Slice | null; // [T·B, E]
+  demb: Slice | null;
+  drop: Slice[]; // per layer [T·B, H], the dropped copy of its output
+  mask: Slice[];
+  dx: Slice[]; // per layer k ≥ 1: dL/d(input of layer k) [T·B, H]
+  logits: Slice; // [T·B, V]
+  dlogits: Slice;
+  losses: Slice; // [T·B]
+  dtop: Slice; // [T·B, H]
+  top: Slice | null; // the decoder's input of the last forward
+}
+
+export interface ForwardOptions {
+  train?: boolean; // dropout on
+  seed?: number; // dropout masks come from (seed, iteration, layer)
+  iteration?: number;
+}
+
+export class CharLM {
+  readonly config: ModelConfig;
+  readonly layout: ParamLayout;
+  readonly params: Slice;
+  readonly grads: Slice;
+  private readonly layers: RecurrentLayer[] = [];
+  private readonly workspaces = new Map<string, Workspace>();
+
+  constructor(readonly backend: Backend, config: ModelConfig, readonly vocabSize: number) {
+    this.config = checkModelConfig({ ...config });
+    this.layout = paramLayout(this.config, vocabSize);
+    this.params = slice(backend.alloc(this.layout.total));
+    this.grads = slice(backend.alloc(this.layout.total));
+    const { model, layers, hidden } = this.config;
+    const G = gatesOf(model) * hidden;
+    for (let k = 0; k < layers; k++) {
+      const pick = (s: Slice): LayerParams => ({
+        wih: this.tensor(s, `rnn.weight_ih_l${k}`), whh: this.tensor(s, `rnn.weight_hh_l${k}`),
+        bih: this.tensor(s, `rnn.bias_ih_l${k}`), bhh: this.tensor(s, `rnn.bias_hh_l${k}`),
+      });
+      const Layer = model === 'lstm' ? LSTMLayer : model === 'gru' ? GRULayer : RNNLayer;
+      this.layers.push(new Layer(backend, hidden, G, pick(this.params), pick(this.grads)));
+    }
+  }
+
+  /** A new model with char-rnn's initialisation, drawn from `seed`. */
+  static create(backend: Backend, config: Partial<ModelConfig>, vocabSize: number, seed = 123): CharLM {
+    const m = new CharLM(backend, { ...defaultModelConfig, ...config }, vocabSize);
+    backend.upload(m.params, initParams(m.config, m.layout, seed));
+    return m;
+  }
+
+  /** The named tensor's range within the parameter (or gradient) buffer. */
+  tensor(buf: Slice, name: string): Slice {
+    const s = this.layout.byName.get(name);
+    if (!s) throw new Error(`no parameter ${name}`);
+    return sub(buf, s.offset, s.length);
+  }
+
+  newState(B: number): RecurrentState {
+    return new RecurrentState(this.backend, this.config.layers, B, this.config.hidden, this.config.model === 'lstm');
+  }
+
+  /** Mean cross-entropy of targets given inputs (both time-major [T·B]); state carries on. */
+  async loss(inputs: Int32Array, targets: Int32Array, T: number, B: number, state: RecurrentState,
+    opts: ForwardOptions = {}): Promise<number> {
+    const ws = this.forward(inputs, T, B, state, opts);
+    this.backend.upload(ws.targets, targets);
+    this.backend.softmaxXent(ws.logits, ws.targets, ws.losses, ws.dlogits, T * B, this.vocabSize, 1 / (T * B));
+    return this.meanLoss(ws);
+  }
+
+  /**
+   * Forward and backward over one batch: leaves dL/dθ (mean loss) added into `grads`
+   * and returns the mean loss. The caller zeroes `grads` when it starts a new step.
+   */
+  async lossAndGrad(inputs: Int32Array, targets: Int32Array, T: number, B: number, state: RecurrentState,
+    opts: ForwardOptions = {}): Promise<number> {
+    const be = this.backend;
+    const ws = this.forward(inputs, T, B, state, opts);
+    const N = T * B, V = this.vocabSize, H = this.config.hidden;
+    be.upload(ws.targets, targets);
+    be.softmaxXent(ws.logits, ws.targets, ws.losses, ws.dlogits, N, V, 1 / N);
+    be.gemm(true, false, V, H, N, 1, ws.dlogits, ws.top!, 1, this.tensor(this.grads, 'decoder.weight'));
+    be.sumRows(this.tensor(this.grads, 'decoder.bias'), ws.dlogits, N, V);
+    be.gemm(false, false, N, H, V, 1, ws.dlogits, this.tensor(this.params, 'decoder.weight'), 0, ws.dtop);
+    const dropping = opts.train === true && this.config.dropout > 0;
+    for (let k = this.layers.length - 1; k >= 0; k--) {
+      const dy = k === this.layers.length - 1 ? ws.dtop : ws.dx[k + 1];
+      if (dropping) be.mul(dy, ws.mask[k]);
+      this.layers[k].backward(dy, k > 0 ? ws.dx[k] : ws.demb);
+    }
+    if (ws.emb) be.scatterAddRows(this.tensor(this.grads, 'encoder.weight'), ws.demb!, ws.ids, N, this.config.embedding);
+    return this.meanLoss(ws);
+  }
+
+  /** Logits [T·B, V] for the inputs, from `state` (which carries on). Sampling and inspection use this. */
+  logits(inputs: Int32Array, T: number, B: number, state: RecurrentState): Slice {
+    return this.forward(inputs, T, B, state, {}).logits;
+  }
+
+  private forward(inputs: Int32Array, T: number, B: number, state: RecurrentState, opts: ForwardOptions): Workspace {
+    const be = this.backend;
+    if (state.B !== B) throw new Error(`state for ${state.B} streams used with a batch of ${B}`);
+    const ws = this.workspace(T, B);
+    const N = T * B, V = this.vocabSize;
+    be.upload(ws.ids, inputs);
+    let x: LayerInput;
+    if (ws.emb) {
+      be.gatherRows(ws.emb, this.tensor(this.params, 'encoder.weight'), ws.ids, N, this.config.embedding);
+      x = { x: ws.emb, size: this.config.embedding };
+    } else {
+      x = { ids: ws.ids, size: V };
+    }
+    const { hidden: H, dropout: p } = this.config;
+    const dropping = opts.train === true && p > 0;
+    let out = ws.dtop; // replaced by the first layer's output
+    for (let k = 0; k < this.layers.length; k++) {
+      out = this.layers[k].forward(x, state.layer(k), T, B);
+      if (dropping) {
+        be.copy(ws.drop[k], out);
+        const stream = (Stream.dropoutBase + (opts.iteration ?? 0) * this.layers.length + k) >>> 0;
+        be.dropout(ws.drop[k], ws.mask[k], p, opts.seed ?? 0, stream);
+        out = ws.drop[k];
+      }
+      x = { x: out, size: H };
+    }
+    ws.top = out;
+    be.gemm(false, true, N, V, H, 1, ws.top, this.tensor(this.params, 'decoder.weight'), 0, ws.logits);
+    be.addBias(ws.logits, this.tensor(this.params, 'decoder.bias'), N, V);
+    return ws;
+  }
+
+  private async meanLoss(ws: Workspace): Promise<number> {
+    const losses = await this.backend.download(ws.losses);
+    let s = 0;
+    for (let i = 0; i < losses.length; i++) s += losses[i];
+    return s / losses.length;
+  }
+
+  private workspace(T: number, B: number): Workspace {
+    const key = `${T}x${B}`;
+    let ws = this.workspaces.get(key);
+    if (ws) return ws;
+    const be = this.backend, N = T * B, V = this.vocabSize;
+    const { hidden: H, embedding: E, layers: L, dropout } = this.config;
+    const f = (n: number): Slice => slice(be.alloc(n));
+    const int = (n: number): Slice => slice(be.allocInt(n));
+    ws = {
+      T, B, ids: int(N), targets: int(N),
+      emb: E > 0 ? f(N * E) : null, demb: E > 0 ? f(N * E) : null,
+      drop: dropout > 0 ? Array.from({ length: L }, () => f(N * H)) : [],
+      mask: dropout > 0 ? Array.from({ length: L }, () => f(N * H)) : [],
+      dx: Array.from({ length: L }, (_, k) => (k > 0 ? f(N * H) : f(0))),
+      logits: f(N * V), dlogits: f(N * V), losses: f(N), dtop: f(N * H), top: null,
+    };
+    this.workspaces.set(key, ws);
+    return ws;
+  }
+
+  /** Every parameter as a named host copy, in layout order. */
+  async exportParams(): Promise<Map<string, Float32Array>> {
+    const all = await this.backend.download(this.params);
+    return new Map(this.layout.specs.map((s) => [s.name, all.slice(s.offset, s.offset + s.length)]));
+  }
+
+  importParams(tensors: Map<string, Float32Array> | Record<string, Float32Array>): void {
+    const get = (n: string): Float32Array | undefined => (tensors instanceof Map ? tensors.get(n) : tensors[n]);
+    for (const s of this.layout.specs) {
+      const t = get(s.name);
+      if (!t) throw new Error(`missing parameter ${s.name}`);
+      if (t.length !== s.length) throw new Error(`parameter ${s.name} has ${t.length} values, expected ${s.length}`);
+      this.backend.upload(sub(this.params, s.offset, s.length), t);
+    }
+  }
+}
+
+export type { Buf };

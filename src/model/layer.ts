@@ -1,0 +1,81 @@
+// What the recurrent layers share: the input projection for all T steps as one product
+// (a gather for one-hot input), its backward as one product, and the buffer cache.
+import { sub, type Backend, type Slice } from '../backend/backend.js';
+
+/** A layer's input for a whole sequence: token ids (one-hot) or dense rows [T·B, size]. */
+export type LayerInput = { ids: Slice; size: number } | { x: Slice; size: number };
+
+export interface LayerParams {
+  wih: Slice; // [G, In]
+  whh: Slice; // [G, H]
+  bih: Slice; // [G]
+  bhh: Slice; // [G]
+}
+
+/** The recurrent state of one layer for B streams: h[B,H] and, for LSTM, c[B,H]. */
+export interface LayerState {
+  h: Slice;
+  c: Slice | null;
+}
+
+export interface RecurrentLayer {
+  /** Runs T steps from `state`, leaves the final state in `state`; returns h for all steps [T·B, H]. */
+  forward(input: LayerInput, state: LayerState, T: number, B: number): Slice;
+  /** Given dL/dh [T·B, H] of the last forward, accumulates weight gradients and writes dx [T·B, In] if asked. */
+  backward(dy: Slice, dx: Slice | null): void;
+}
+
+export abstract class LayerBase {
+  protected T = 0;
+  protected B = 0;
+  protected input: LayerInput | null = null;
+
+  constructor(protected readonly be: Backend, readonly H: number, readonly G: number,
+    protected readonly p: LayerParams, protected readonly g: LayerParams) {}
+
+  // out[N,G] = x[N,In]·W_ihᵀ + b_ih
+  protected project(input: LayerInput, out: Slice, N: number): void {
+    if ('ids' in input) {
+      this.be.fill(out, 0);
+      this.be.gatherCols(out, this.p.wih, input.ids, N, this.G, input.size);
+    } else {
+      this.be.gemm(false, true, N, this.G, input.size, 1, input.x, this.p.wih, 0, out);
+    }
+    this.be.addBias(out, this.p.bih, N, this.G);
+  }
+
+  // dW_ih += dpreᵀ·x, db_ih += Σ dpre, dx = dpre·W_ih
+  protected projectBackward(input: LayerInput, dpre: Slice, N: number, dx: Slice | null): void {
+    this.be.sumRows(this.g.bih, dpre, N, this.G);
+    if ('ids' in input) {
+      this.be.scatterAddCols(this.g.wih, dpre, input.ids, N, this.G, input.size);
+    } else {
+      this.be.gemm(true, false, this.G, input.size, N, 1, dpre, input.x, 1, this.g.wih);
+      if (dx) this.be.gemm(false, false, N, input.size, this.G, 1, dpre, this.p.wih, 0, dx);
+    }
+  }
+
+  // dW_hh += dgatesᵀ·h[t−1] over all steps (h slots 0..T−1 are contiguous), db_hh += Σ dgates
+  protected recurrentWeightGrads(dgates: Slice, hs: Slice, N: number): void {
+    this.be.gemm(true, false, this.G, this.H, N, 1, dgates, sub(hs, 0, N * this.H), 1, this.g.whh);
+    this.be.sumRows(this.g.bhh, dgates, N, this.G);
+  }
+
+  /** Step t's rows of a [T·B, width] buffer. */
+  protected at(s: Slice, t: number, width: number): Slice {
+    return sub(s, t * this.B * width, this.B * width);
+  }
+
+  /** (Re)allocates the sequence buffers only when the shape changes. */
+  protected shape(T: number, B: number): boolean {
+    if (T === this.T && B === this.B) return false;
+    this.T = T;
+    this.B = B;
+    return true;
+  }
+
+  protected buf(length: number): Slice {
+    const b = this.be.alloc(length);
+    return { buf: b, offset: 0, length };
+  }
+}
