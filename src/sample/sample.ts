@@ -1,0 +1,115 @@
+// Sampling, as char-rnn's sample.lua: prime the state with the given text, then draw
+// one character at a time from softmax(logits / temperature), optionally restricted to
+// the k most likely or taken greedily; `count` streams are sampled side by side.
+import { slice, type Slice } from '../backend/backend.js';
+import { uniform, Stream } from '../backend/rng.js';
+import { UserError } from '../errors.js';
+import type { CharLM } from '../model/charlm.js';
+import type { Vocab } from '../text/vocab.js';
+
+export interface SampleOptions {
+  length: number; // characters to generate after the prime text
+  temperature: number;
+  prime: string;
+  argmax: boolean;
+  topK: number; // 0 = all
+  seed: number;
+  count: number; // streams sampled in parallel
+}
+
+export const defaultSampleOptions: SampleOptions = {
+  length: 2000, temperature: 1, prime: '', argmax: false, topK: 0, seed: 123, count: 1,
+};
+
+export function checkSampleOptions(o: SampleOptions, vocabSize: number): SampleOptions {
+  if (!Number.isInteger(o.length) || o.length < 0 || o.length > 1e8) throw new UserError(`--length must be an integer from 0 to 100000000, got ${o.length}`);
+  if (!(o.temperature > 0 && o.temperature <= 100)) throw new UserError(`--temperature must be above 0 and at most 100, got ${o.temperature}`);
+  if (!Number.isInteger(o.topK) || o.topK < 0) throw new UserError(`--top-k must be a non-negative integer, got ${o.topK}`);
+  if (o.topK > vocabSize) throw new UserError(`--top-k ${o.topK} is larger than the vocabulary (${vocabSize} symbols)`);
+  if (!Number.isInteger(o.count) || o.count < 1 || o.count > 4096) throw new UserError(`--count must be an integer from 1 to 4096, got ${o.count}`);
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 2 ** 32 - 1) throw new UserError(`--seed must be an integer from 0 to 4294967295, got ${o.seed}`);
+  return o;
+}
+
+/**
+ * Yields, per step, one id for each stream: first the prime text's ids (or one drawn
+ * uniformly when there is no prime, as char-rnn does), then `length` sampled ids.
+ */
+export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<SampleOptions> = {}): AsyncGenerator<Int32Array> {
+  const o = checkSampleOptions({ ...defaultSampleOptions, ...opts }, vocab.size);
+  const be = model.backend, V = model.vocabSize, B = o.count;
+  const primeIds = o.prime ? vocab.encode(o.prime, 'prime text has characters the model never saw') : null;
+  const state = model.newState(B);
+  const probsBuf: Slice = slice(be.alloc(B * V));
+  const order = new Int32Array(V);
+  let draws = 0;
+  const cur = new Int32Array(B);
+
+  if (primeIds) {
+    for (const id of primeIds) yield cur.fill(id);
+    if (primeIds.length > 1) {
+      const n = primeIds.length - 1;
+      const seq = new Int32Array(n * B);
+      for (let t = 0; t < n; t++) seq.fill(primeIds[t], t * B, (t + 1) * B);
+      model.logits(seq, n, B, state); // only the state matters
+    }
+    cur.fill(primeIds[primeIds.length - 1]);
+  } else {
+    for (let b = 0; b < B; b++) cur[b] = Math.min(V - 1, Math.floor(uniform(o.seed, Stream.sample, draws++) * V));
+    yield cur;
+  }
+  for (let step = 0; step < o.length; step++) {
+    const logits = model.logits(cur, 1, B, state);
+    be.softmax(logits, probsBuf, B, V, o.temperature);
+    const probs = await be.download(probsBuf);
+    for (let b = 0; b < B; b++) {
+      const row = probs.subarray(b * V, (b + 1) * V);
+      cur[b] = o.argmax ? argmax(row) : draw(row, o.topK, uniform(o.seed, Stream.sample, draws++), order);
+    }
+    yield cur;
+  }
+}
+
+/** The whole sample of one stream as text (prime included). */
+export async function sampleText(model: CharLM, vocab: Vocab, opts: Partial<SampleOptions> = {}): Promise<string> {
+  return (await sampleTexts(model, vocab, { ...opts, count: 1 }))[0];
+}
+
+export async function sampleTexts(model: CharLM, vocab: Vocab, opts: Partial<SampleOptions> = {}): Promise<string[]> {
+  const count = opts.count ?? 1;
+  const decoders = Array.from({ length: count }, () => vocab.decoder());
+  const out: string[] = new Array<string>(count).fill('');
+  for await (const ids of sampleIds(model, vocab, opts)) {
+    for (let b = 0; b < count; b++) out[b] += decoders[b].push(ids[b]);
+  }
+  return out.map((s, b) => s + decoders[b].end());
+}
+
+function argmax(p: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+  return best;
+}
+
+// Inverse-CDF draw; with topK, only over the k most probable ids (renormalised).
+function draw(p: Float32Array, topK: number, u: number, order: Int32Array): number {
+  if (topK > 0 && topK < p.length) {
+    for (let i = 0; i < p.length; i++) order[i] = i;
+    const top = order.sort((a, b) => p[b] - p[a] || a - b).subarray(0, topK);
+    let total = 0;
+    for (const i of top) total += p[i];
+    let acc = 0;
+    for (const i of top) {
+      acc += p[i] / total;
+      if (u < acc) return i;
+    }
+    return top[topK - 1];
+  }
+  let acc = 0;
+  for (let i = 0; i < p.length; i++) {
+    acc += p[i];
+    if (u < acc) return i;
+  }
+  for (let i = p.length - 1; i > 0; i--) if (p[i] > 0) return i; // rounding left u above the sum
+  return 0;
+}
