@@ -191,8 +191,9 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
 
   const tensors: Record<string, Tensor> = {};
   for (const e of entries) {
-    // slice() copies into a fresh buffer: the source offset need not be 4-byte aligned.
-    const raw = bytes.slice(dataStart + e.begin, dataStart + e.end);
+    // Copied into a fresh buffer: the source offset need not be 4-byte aligned. Not slice():
+    // on a Node Buffer (what readFile returns) slice() is a view of the whole file.
+    const raw = new Uint8Array(bytes.subarray(dataStart + e.begin, dataStart + e.end));
     if (!HOST_LITTLE_ENDIAN) swap32(raw, 0, raw.length);
     const data = e.dtype === 'F32' ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);
     tensors[e.name] = { dtype: e.dtype, shape: e.shape, data };

@@ -1,7 +1,9 @@
-// Loss over a whole split, as char-rnn's eval_split: from a zero state, carried from
-// batch to batch along each stream, averaged over every predicted character.
+// Loss over a whole split, as char-rnn's eval_split: B streams from a zero state, the
+// state carried from chunk to chunk along each stream, averaged over every prediction.
+// Unlike the training layout, the last chunk may be shorter than S, so no more than
+// B − 1 characters of the split go unscored.
+import { UserError } from '../errors.js';
 import type { CharLM } from '../model/charlm.js';
-import { evalBatcher } from '../text/batches.js';
 
 export interface EvalResult {
   loss: number; // mean cross-entropy, nats per symbol
@@ -10,15 +12,23 @@ export interface EvalResult {
 }
 
 export async function evaluate(model: CharLM, ids: ArrayLike<number>, batch: number, seq: number): Promise<EvalResult> {
-  const batcher = evalBatcher(ids, batch, seq);
-  const { B, S } = batcher;
+  const n = ids.length - 1; // predictions available
+  if (n < 1) throw new UserError(`cannot evaluate ${ids.length} character${ids.length === 1 ? '' : 's'}: at least 2 are needed`);
+  const B = Math.max(1, Math.min(batch, Math.floor(n / seq)));
+  const len = Math.floor(n / B); // characters predicted per stream
   const state = model.newState(B);
-  const x = new Int32Array(S * B), y = new Int32Array(S * B);
+  const x = new Int32Array(seq * B), y = new Int32Array(seq * B);
   let sum = 0;
-  for (let i = 0; i < batcher.numBatches; i++) {
-    batcher.fill(i, x, y);
-    sum += await model.loss(x, y, S, B, state);
+  for (let s = 0; s < len; s += seq) {
+    const T = Math.min(seq, len - s);
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        const i = b * len + s + t;
+        x[t * B + b] = ids[i];
+        y[t * B + b] = ids[i + 1];
+      }
+    }
+    sum += (await model.loss(x.subarray(0, T * B), y.subarray(0, T * B), T, B, state)) * T * B;
   }
-  const loss = sum / batcher.numBatches;
-  return { loss, bpc: loss / Math.LN2, chars: batcher.numBatches * S * B };
+  return { loss: sum / (len * B), bpc: sum / (len * B) / Math.LN2, chars: len * B };
 }

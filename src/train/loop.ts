@@ -123,6 +123,9 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
     const perIter = (elapsed() - elapsedBefore) / done;
     let eta = (lastIter - p.iter) * perIter;
     if (o.maxTime > 0) eta = Math.min(eta, Math.max(0, o.maxTime - (elapsed() - elapsedBefore)));
+    // A backend that computes synchronously resolves every await at once; without this the
+    // host (Ctrl-C, a progress bar, a browser page) would get no turn until training ends.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
     yield { type: 'iteration', iter: p.iter, epoch: epochOf(p.iter), loss, lr: p.lr, gradNorm,
       charsPerSec: (o.batch * o.seq) / Math.max(secs, 1e-9), elapsed: elapsed(), eta };
 

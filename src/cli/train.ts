@@ -1,0 +1,134 @@
+// `charrnn train`: checks every flag, reads the text, trains with progress, evaluation and
+// checkpoints, and stops cleanly on Ctrl-C (a second Ctrl-C quits at once).
+import { Command, Option } from 'commander';
+import { resolve as resolvePath } from 'node:path';
+import { UserError } from '../errors.js';
+import { createBackend } from '../backend/select.js';
+import { checkpointFromTraining, modelFromCheckpoint, type CorpusSource } from '../io/checkpoint.js';
+import { CharLM } from '../model/charlm.js';
+import { checkWritableDir, writeCheckpoint } from '../node/checkpoint-file.js';
+import { DEFAULT_DATASET, listDatasets, openCorpus } from '../node/datasets.js';
+import { Batcher, evalBatcher } from '../text/batches.js';
+import { train, type CheckpointRequest, type TrainHooks } from '../train/loop.js';
+import { defaultTrainOptions as d } from '../train/options.js';
+import { defaultModelConfig as m } from '../model/config.js';
+import { intArg, numArg } from './parse.js';
+import { planTraining, type TrainFlags } from './train-plan.js';
+import { createDisplay } from './train-display.js';
+import { unitOf } from './format.js';
+import { requireSameVocab } from './vocab-match.js';
+
+const EXIT_SIGINT = 130;
+const LOSS_WINDOW = 100;
+
+export function registerTrain(program: Command): void {
+  const datasets = listDatasets().map((x) => x.name).join(', ');
+  program.command('train')
+    .description('train a model on a UTF-8 text file or a named dataset, with evaluation and checkpoints')
+    .argument('[file-or-dataset]', `a text file, or one of: ${datasets} (default: ${DEFAULT_DATASET}; with --resume, the checkpoint's corpus)`)
+    .addOption(new Option('--model <type>', 'recurrent cell').choices(['lstm', 'gru', 'rnn']).default(m.model))
+    .option('--layers <n>', 'recurrent layers', intArg, m.layers)
+    .option('--hidden <n>', 'units per layer', intArg, m.hidden)
+    .option('--embedding <n>', 'input embedding size; 0 = one-hot input', intArg, m.embedding)
+    .option('--dropout <p>', 'dropout on each layer\'s output, in [0, 1)', numArg, m.dropout)
+    .option('--batch <n>', 'sequences per batch', intArg, d.batch)
+    .option('--seq <n>', 'characters per sequence (truncated BPTT length)', intArg, d.seq)
+    .addOption(new Option('--optimizer <name>', 'optimiser').choices(['rmsprop', 'adam', 'adagrad']).default(d.optimizer))
+    .addOption(new Option('--lr <rate>', 'learning rate').argParser(numArg).default(d.lr, '2e-3'))
+    .option('--decay <rate>', 'RMSprop moving-average rate', numArg, d.decay)
+    .option('--lr-decay <factor>', 'learning rate × factor after each epoch from --lr-decay-after on', numArg, d.lrDecay)
+    .option('--lr-decay-after <epochs>', 'epochs before the learning rate starts to decay', numArg, d.lrDecayAfter)
+    .option('--grad-clip <v>', 'clamp each gradient to ±v; 0 = off', numArg, d.gradClip)
+    .option('--clip-norm <v>', 'clip the global gradient norm to v instead; 0 = off', numArg, d.clipNorm)
+    .option('--epochs <n>', 'passes over the training text', numArg, d.epochs)
+    .option('--max-iters <n>', 'stop at this iteration (default: no limit)', intArg)
+    .option('--max-time <seconds>', 'stop after this much training time (default: no limit)', numArg)
+    .option('--val-frac <f>', 'fraction of the text held out for validation', numArg, 0.05)
+    .option('--test-frac <f>', 'fraction held out for testing', numArg, 0)
+    .option('--eval-every <n>', 'validate and checkpoint every n iterations', intArg, d.evalEvery)
+    .option('--sample-every <n>', 'print a sample every n iterations; 0 = never', intArg, d.sampleEvery)
+    .option('--checkpoint-dir <dir>', 'where checkpoints go (with --resume: the checkpoint\'s directory)', 'cv')
+    .option('--resume <ckpt>', 'continue a run exactly: weights, optimiser, position, options')
+    .option('--init-from <ckpt>', 'start from these weights (fine-tuning), with a fresh optimiser')
+    .option('--seed <n>', 'random seed', intArg, d.seed)
+    .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
+    .option('--threads <n>', 'worker threads for the wasm backend (default: all cores)', intArg)
+    .option('--bytes', 'byte-level vocabulary instead of Unicode code points')
+    .option('--quiet', 'print nothing but errors')
+    .option('--json', 'print each training event as one JSON line on stdout')
+    .action(async (source: string | undefined, _flags: TrainFlags, cmd: Command) => {
+      await runTrain(source, cmd);
+    });
+}
+
+async function runTrain(source: string | undefined, cmd: Command): Promise<void> {
+  const flags = cmd.opts<TrainFlags>();
+  const warn = (message: string): void => { if (!flags.quiet) process.stderr.write(`charrnn: warning: ${message}\n`); };
+  const plan = await planTraining(source, flags, (k) => cmd.getOptionValueSource(k) === 'cli', warn);
+  const { config, options, start } = plan;
+  const backend = createBackend(flags.backend);
+
+  const opened = await openCorpus(plan.corpus.source, plan.corpus);
+  const { corpus } = opened;
+  const vocab = corpus.vocab;
+  if (start.kind !== 'fresh') {
+    requireSameVocab(start.checkpoint.vocab, vocab, `${start.path} cannot ${start.kind === 'resume' ? 'resume' : 'start'} on ${opened.name}`);
+  }
+  // The loop would find these too, but only after the checkpoint directory is made.
+  new Batcher(corpus.split('train'), options.batch, options.seq);
+  if (corpus.split('val').length > 0) evalBatcher(corpus.split('val'), options.batch, options.seq);
+  await checkWritableDir(plan.checkpointDir);
+
+  const model = start.kind === 'fresh' ? CharLM.create(backend, config, vocab.size, options.seed) : modelFromCheckpoint(backend, start.checkpoint);
+  const corpusSource: CorpusSource = {
+    source: opened.path !== undefined ? resolvePath(opened.path) : opened.name,
+    bytes: plan.corpus.bytes, valFrac: plan.corpus.valFrac, testFrac: plan.corpus.testFrac, chars: corpus.length,
+  };
+  const controller = new AbortController();
+  const hooks: TrainHooks = {
+    signal: controller.signal,
+    checkpoint: async (req) => writeCheckpoint(plan.checkpointDir, await checkpointFromTraining(req, vocab, corpusSource), req.epoch, req.valLoss ?? recentLoss(req)),
+  };
+  if (start.kind === 'resume') {
+    const t = start.training;
+    hooks.resume = { progress: t.progress, optimizer: t.optimizerState, state: { h: t.state.h, c: t.state.c } };
+  }
+
+  const display = createDisplay({ json: flags.json === true, quiet: flags.quiet === true },
+    { name: opened.name, chars: corpus.length, vocab: vocab.size, unit: unitOf(vocab.kind) });
+  let interrupts = 0;
+  const onSigint = (): void => {
+    if (++interrupts > 1) process.exit(EXIT_SIGINT);
+    controller.abort();
+    if (!flags.quiet) display.note('stopping after this iteration and saving a checkpoint (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  let diverged: string | null = null;
+  let lastCheckpoint: string | null = null;
+  try {
+    for await (const event of train(model, corpus, options, hooks)) {
+      if (event.type === 'done' && event.reason === 'diverged') {
+        diverged = event.message;
+        // In human mode the error line says it; the event would say it twice.
+        if (!flags.json) continue;
+      }
+      display.show(event);
+      if (event.type === 'checkpoint') lastCheckpoint = event.path;
+      if (event.type === 'done' && event.reason === 'interrupted' && lastCheckpoint !== null && !flags.json && !flags.quiet) {
+        display.note(`continue with: charrnn train --resume ${lastCheckpoint.replace(/[^/\\]+$/, 'latest.safetensors')}`);
+      }
+    }
+  } finally {
+    display.close();
+    process.off('SIGINT', onSigint);
+  }
+  if (diverged !== null) throw new UserError(diverged);
+}
+
+// Names a checkpoint written between evaluations: the recent training loss stands in for the
+// validation loss in its file name.
+function recentLoss(req: CheckpointRequest): number {
+  const h = req.progress.trainHistory.slice(-LOSS_WINDOW);
+  if (h.length === 0) return req.progress.bestValLoss ?? Number.NaN;
+  return h.reduce((s, [, loss]) => s + loss, 0) / h.length;
+}
