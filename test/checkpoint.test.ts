@@ -100,3 +100,18 @@ test('an inconsistent checkpoint is rejected: wrong shape, missing tensor, not c
   rejects(tweak((_, m) => { delete m.format; }), /not a charrnn checkpoint/);
   rejects(tweak((_, m) => { m.vocab = '{"kind":"chars"'; }), /vocab is not valid JSON/);
 });
+
+test('divergence stops training and writes no checkpoint after the last good one', async () => {
+  const model = CharLM.create(new JsBackend(), { model: 'rnn', layers: 1, hidden: 32 }, corpus.vocab.size, 1);
+  const saved: number[] = [];
+  let done: { reason: string; message: string } | null = null;
+  for await (const e of train(model, corpus, { batch: 4, seq: 8, lr: 5, gradClip: 0, maxIters: 200, evalEvery: 2 }, {
+    checkpoint: async (req) => { saved.push(req.progress.iter); return 'memory'; },
+  })) {
+    if (e.type === 'done') done = e;
+  }
+  assert.equal(done!.reason, 'diverged');
+  assert.match(done!.message, /3× the first loss|not a number/);
+  const stoppedAt = Number(/iteration (\d+)/.exec(done!.message)![1]);
+  assert.ok(saved.every((i) => i < stoppedAt), `checkpoints at ${saved.join(',')} after divergence at ${stoppedAt}`);
+});

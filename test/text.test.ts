@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserError } from '../src/errors.js';
-import { Batcher, evalBatcher } from '../src/text/batches.js';
+import { Batcher } from '../src/text/batches.js';
 import { decodeCache, encodeCache } from '../src/text/cache.js';
 import { Corpus } from '../src/text/corpus.js';
 import { Vocab } from '../src/text/vocab.js';
@@ -202,16 +202,6 @@ describe('Batcher', () => {
     assert.equal(new Batcher(ids, 2, 7).numBatches, 1);
     assert.throws(() => new Batcher([1, 2, 3], 1, 3), userError(/at least 4/));
     assert.throws(() => new Batcher(ids, 0, 3), userError(/batch size/));
-  });
-
-  it('evalBatcher shrinks the batch to fit a small split', () => {
-    const small = Array.from({ length: 20 }, (_, i) => i);
-    const bt = evalBatcher(small, 50, 4);
-    assert.equal(bt.B, 4);
-    assert.equal(bt.numBatches, 1);
-    assert.equal(evalBatcher(small, 2, 4).B, 2);
-    assert.equal(evalBatcher(small.slice(0, 5), 50, 4).B, 1);
-    assert.throws(() => evalBatcher(small.slice(0, 4), 50, 4), userError(/too small: 4 characters.*at least 5/));
   });
 });
 

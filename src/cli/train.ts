@@ -8,7 +8,8 @@ import { checkpointFromTraining, modelFromCheckpoint, type CorpusSource } from '
 import { CharLM } from '../model/charlm.js';
 import { checkWritableDir, writeCheckpoint } from '../node/checkpoint-file.js';
 import { DEFAULT_DATASET, listDatasets, openCorpus } from '../node/datasets.js';
-import { Batcher, evalBatcher } from '../text/batches.js';
+import { Batcher } from '../text/batches.js';
+import { checkEvaluable } from '../train/evaluate.js';
 import { train, type CheckpointRequest, type TrainHooks } from '../train/loop.js';
 import { defaultTrainOptions as d } from '../train/options.js';
 import { defaultModelConfig as m } from '../model/config.js';
@@ -76,7 +77,7 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   }
   // The loop would find these too, but only after the checkpoint directory is made.
   new Batcher(corpus.split('train'), options.batch, options.seq);
-  if (corpus.split('val').length > 0) evalBatcher(corpus.split('val'), options.batch, options.seq);
+  if (corpus.split('val').length > 0) checkEvaluable(corpus.split('val'), 'the validation split');
   await checkWritableDir(plan.checkpointDir);
 
   const model = start.kind === 'fresh' ? CharLM.create(backend, config, vocab.size, options.seed) : modelFromCheckpoint(backend, start.checkpoint);

@@ -47,21 +47,6 @@ export class Batcher {
   }
 }
 
-// For evaluation the batch shrinks to fit, so a small validation split is still read whole
-// instead of being rejected.
-export function evalBatcher(ids: ArrayLike<number>, B: number, S: number, what = 'validation split'): Batcher {
-  checkPositiveInt('batch size', B);
-  checkPositiveInt('sequence length', S);
-  const n = ids.length;
-  if (n < S + 1) {
-    throw new UserError(
-      `the ${what} is too small: ${n} characters, but sequence ${S} needs at least ${S + 1}; use a smaller --seq`,
-    );
-  }
-  const fitted = Math.max(1, Math.min(B, Math.floor((n - 1) / S)));
-  return new Batcher(ids, fitted, S, what);
-}
-
 function checkPositiveInt(what: string, v: number): void {
   if (!(Number.isInteger(v) && v >= 1)) throw new UserError(`the ${what} must be a positive integer (got ${v})`);
 }

@@ -11,9 +11,14 @@ export interface EvalResult {
   chars: number; // predictions averaged over
 }
 
-export async function evaluate(model: CharLM, ids: ArrayLike<number>, batch: number, seq: number): Promise<EvalResult> {
+/** A text to score needs one character to predict from and one to predict. */
+export function checkEvaluable(ids: ArrayLike<number>, what: string): void {
+  if (ids.length < 2) throw new UserError(`${what} has ${ids.length} character${ids.length === 1 ? '' : 's'}: at least 2 are needed to evaluate`);
+}
+
+export async function evaluate(model: CharLM, ids: ArrayLike<number>, batch: number, seq: number, what = 'text'): Promise<EvalResult> {
+  checkEvaluable(ids, what);
   const n = ids.length - 1; // predictions available
-  if (n < 1) throw new UserError(`cannot evaluate ${ids.length} character${ids.length === 1 ? '' : 's'}: at least 2 are needed`);
   const B = Math.max(1, Math.min(batch, Math.floor(n / seq)));
   const len = Math.floor(n / B); // characters predicted per stream
   const state = model.newState(B);

@@ -77,7 +77,7 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
 
   async function* validate(): AsyncGenerator<TrainEvent> {
     if (valIds.length === 0) return;
-    const r = await evaluate(model, valIds, o.batch, o.seq);
+    const r = await evaluate(model, valIds, o.batch, o.seq, 'the validation split');
     lastValLoss = r.loss;
     evaluatedAt = p.iter;
     p.valHistory.push([p.iter, r.loss]);
@@ -139,7 +139,8 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
     }
   }
   if (reason !== 'diverged') {
-    if (p.iter > startIter && evaluatedAt !== p.iter) yield* validate();
+    // Ctrl-C should stop promptly: the checkpoint is named by the recent training loss instead.
+    if (p.iter > startIter && evaluatedAt !== p.iter && reason !== 'interrupted') yield* validate();
     if (p.iter > startIter || reason === 'interrupted') yield* save();
   }
   if (!message) message = stopMessage(reason, p.iter);
