@@ -34,7 +34,6 @@ export interface Backend {
   allocInt(length: number): Buf; // zero-filled i32 (token ids, targets)
   upload(dst: Slice, src: Float32Array | Int32Array): void;
   download(src: Slice): Promise<Float32Array>;
-  downloadInt(src: Slice): Promise<Int32Array>;
   flush(): Promise<void>;
 
   // C[M,N] = alpha·op(A)[M,K]·op(B)[K,N] + beta·C

@@ -23,6 +23,5 @@ export function uniform(seed: number, stream: number, index: number): number {
 export const Stream = {
   init: 1,
   sample: 2,
-  shuffle: 3,
   dropoutBase: 1 << 16, // + iteration × layers + layer, wrapped in 32 bits
 } as const;

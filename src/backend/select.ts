@@ -3,8 +3,6 @@ import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { JsBackend } from './js/index.js';
 
-export type BackendName = 'auto' | 'js' | 'wasm' | 'webgpu';
-
 export function createBackend(name: string = 'auto'): Backend {
   switch (name) {
     case 'auto':

@@ -7,12 +7,13 @@ import { checkModelConfig, type ModelConfig } from '../model/config.js';
 import { paramLayout } from '../model/params.js';
 import { Vocab } from '../text/vocab.js';
 import type { TrainOptions, OptimizerName } from '../train/options.js';
+import { optimizerStateNames } from '../train/optimizer.js';
 import type { CheckpointRequest, TrainingProgress } from '../train/loop.js';
 import type { Backend } from '../backend/backend.js';
 import { CharLM } from '../model/charlm.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
 
-export const FORMAT = 'charrnn/1';
+const FORMAT = 'charrnn/1';
 
 /** Where the training text came from, so `eval` can rebuild the same splits. */
 export interface CorpusSource {
@@ -95,10 +96,15 @@ function decodeTraining(metadata: Record<string, string>, tensors: Record<string
   if (!t || typeof t !== 'object' || !t.options || !t.progress || !t.corpus || typeof t.progress.iter !== 'number') {
     throw new UserError('checkpoint training record is malformed');
   }
+  if (t.optimizer !== t.options.optimizer || !['rmsprop', 'adam', 'adagrad'].includes(t.optimizer)) {
+    throw new UserError(`checkpoint training record names optimizer ${JSON.stringify(t.optimizer)} inconsistently`);
+  }
   const optimizerState = new Map<string, Float32Array>();
-  for (const [name, tensor] of Object.entries(tensors)) {
-    if (!name.startsWith('optim.')) continue;
-    if (tensor.dtype !== 'F32' || tensor.data.length !== total) throw new UserError(`checkpoint tensor ${name} has the wrong size`);
+  for (const name of optimizerStateNames(t.optimizer)) {
+    const tensor = tensors[name];
+    if (!tensor || tensor.dtype !== 'F32' || tensor.data.length !== total) {
+      throw new UserError(`checkpoint tensor ${name} (${t.optimizer} state) is missing or has the wrong size`);
+    }
     optimizerState.set(name, tensor.data as Float32Array);
   }
   const h = tensors['train.h'];

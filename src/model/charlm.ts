@@ -1,7 +1,8 @@
 // The character language model: input (one-hot or embedding) → recurrent layers (with
 // dropout on each layer's output) → linear decoder → softmax cross-entropy.
 // Parameters and gradients each live in one flat buffer, laid out as paramLayout says.
-import { slice, sub, type Backend, type Buf, type Slice } from '../backend/backend.js';
+import { slice, sub, type Backend, type Slice } from '../backend/backend.js';
+import { UserError } from '../errors.js';
 import { Stream } from '../backend/rng.js';
 import { checkModelConfig, defaultModelConfig, gatesOf, type ModelConfig } from './config.js';
 import { paramLayout, initParams, type ParamLayout } from './params.js';
@@ -9,6 +10,9 @@ import type { LayerInput, LayerParams, RecurrentLayer } from './layer.js';
 import { LSTMLayer } from './lstm.js';
 import { GRULayer } from './gru.js';
 import { RNNLayer } from './rnn.js';
+
+// Parameters, gradients and optimiser state are f32 arrays of this length: 1 GiB each.
+const MAX_PARAMS = 2 ** 28;
 
 /** Hidden (and cell) state of every layer for B streams: h[L,B,H], c[L,B,H]. */
 export class RecurrentState {
@@ -30,8 +34,6 @@ export class RecurrentState {
 
 /** Buffers for one (T, B) shape, allocated once and reused every iteration. */
 interface Workspace {
-  T: number;
-  B: number;
   ids: Slice; // [T·B] inputs, time-major
   targets: Slice; // [T·B]
   emb: Slice | null; // [T·B, E]
@@ -63,6 +65,9 @@ export class CharLM {
   constructor(readonly backend: Backend, config: ModelConfig, readonly vocabSize: number) {
     this.config = checkModelConfig({ ...config });
     this.layout = paramLayout(this.config, vocabSize);
+    if (this.layout.total > MAX_PARAMS) {
+      throw new UserError(`a ${this.config.layers}×${this.config.hidden} ${this.config.model} has ${this.layout.total.toLocaleString('en-US')} parameters; at most ${MAX_PARAMS.toLocaleString('en-US')} are supported`);
+    }
     this.params = slice(backend.alloc(this.layout.total));
     this.grads = slice(backend.alloc(this.layout.total));
     const { model, layers, hidden } = this.config;
@@ -148,18 +153,18 @@ export class CharLM {
     }
     const { hidden: H, dropout: p } = this.config;
     const dropping = opts.train === true && p > 0;
-    let out = ws.dtop; // replaced by the first layer's output
+    let top!: Slice; // the last layer's (dropped) output
     for (let k = 0; k < this.layers.length; k++) {
-      out = this.layers[k].forward(x, state.layer(k), T, B);
+      top = this.layers[k].forward(x, state.layer(k), T, B);
       if (dropping) {
-        be.copy(ws.drop[k], out);
+        be.copy(ws.drop[k], top);
         const stream = (Stream.dropoutBase + (opts.iteration ?? 0) * this.layers.length + k) >>> 0;
         be.dropout(ws.drop[k], ws.mask[k], p, opts.seed ?? 0, stream);
-        out = ws.drop[k];
+        top = ws.drop[k];
       }
-      x = { x: out, size: H };
+      x = { x: top, size: H };
     }
-    ws.top = out;
+    ws.top = top;
     be.gemm(false, true, N, V, H, 1, ws.top, this.tensor(this.params, 'decoder.weight'), 0, ws.logits);
     be.addBias(ws.logits, this.tensor(this.params, 'decoder.bias'), N, V);
     return ws;
@@ -181,7 +186,7 @@ export class CharLM {
     const f = (n: number): Slice => slice(be.alloc(n));
     const int = (n: number): Slice => slice(be.allocInt(n));
     ws = {
-      T, B, ids: int(N), targets: int(N),
+      ids: int(N), targets: int(N),
       emb: E > 0 ? f(N * E) : null, demb: E > 0 ? f(N * E) : null,
       drop: dropout > 0 ? Array.from({ length: L }, () => f(N * H)) : [],
       mask: dropout > 0 ? Array.from({ length: L }, () => f(N * H)) : [],
@@ -209,4 +214,3 @@ export class CharLM {
   }
 }
 
-export type { Buf };

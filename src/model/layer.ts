@@ -61,9 +61,15 @@ export abstract class LayerBase {
     this.be.sumRows(this.g.bhh, dgates, N, this.G);
   }
 
-  /** Step t's rows of a [T·B, width] buffer. */
-  protected at(s: Slice, t: number, width: number): Slice {
-    return sub(s, t * this.B * width, this.B * width);
+  /** A [count·B, width] buffer and its per-step row blocks, made once so steps allocate nothing. */
+  protected steps(count: number, width: number): Slice[] {
+    const all = this.buf(count * this.B * width);
+    return Array.from({ length: count }, (_, t) => sub(all, t * this.B * width, this.B * width));
+  }
+
+  /** The whole buffer under per-step slices made by steps(). */
+  protected static whole(steps: Slice[]): Slice {
+    return { buf: steps[0].buf, offset: 0, length: steps.length * steps[0].length };
   }
 
   /** (Re)allocates the sequence buffers only when the shape changes. */

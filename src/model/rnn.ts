@@ -3,37 +3,37 @@ import { sub, type Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
 export class RNNLayer extends LayerBase implements RecurrentLayer {
-  private pre!: Slice; // [T·B, H]; reused for its gradient
-  private hs!: Slice; // [(T+1)·B, H]
-  private dhs!: Slice; // [T·B, H]
+  private pre: Slice[] = []; // [T][B, H]; reused for its gradient
+  private hs: Slice[] = []; // [T+1][B, H]
+  private dhs: Slice[] = []; // [T][B, H]
 
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice {
     const { be, H } = this;
     if (this.shape(T, B)) {
-      this.pre = this.buf(T * B * H); this.hs = this.buf((T + 1) * B * H); this.dhs = this.buf(T * B * H);
+      this.pre = this.steps(T, H); this.hs = this.steps(T + 1, H); this.dhs = this.steps(T, H);
     }
+    const { pre, hs } = this;
     this.input = input;
-    be.copy(this.at(this.hs, 0, H), state.h);
-    this.project(input, this.pre, T * B);
-    be.addBias(this.pre, this.p.bhh, T * B, H);
+    be.copy(hs[0], state.h);
+    this.project(input, LayerBase.whole(pre), T * B);
+    be.addBias(LayerBase.whole(pre), this.p.bhh, T * B, H);
     for (let t = 0; t < T; t++) {
-      const pre = this.at(this.pre, t, H);
-      be.gemm(false, true, B, H, H, 1, this.at(this.hs, t, H), this.p.whh, 1, pre);
-      be.tanhForward(pre, this.at(this.hs, t + 1, H), B * H);
+      be.gemm(false, true, B, H, H, 1, hs[t], this.p.whh, 1, pre[t]);
+      be.tanhForward(pre[t], hs[t + 1], B * H);
     }
-    be.copy(state.h, this.at(this.hs, T, H));
-    return sub(this.hs, B * H, T * B * H);
+    be.copy(state.h, hs[T]);
+    return sub(LayerBase.whole(hs), B * H, T * B * H);
   }
 
   backward(dy: Slice, dx: Slice | null): void {
-    const { be, H, T, B } = this;
-    be.copy(this.dhs, dy);
+    const { be, H, T, B, pre, hs, dhs } = this;
+    be.copy(LayerBase.whole(dhs), dy);
     for (let t = T - 1; t >= 0; t--) {
-      const dpre = this.at(this.pre, t, H);
-      be.tanhBackward(this.at(this.hs, t + 1, H), this.at(this.dhs, t, H), dpre, B * H);
-      if (t > 0) be.gemm(false, false, B, H, H, 1, dpre, this.p.whh, 1, this.at(this.dhs, t - 1, H));
+      be.tanhBackward(hs[t + 1], dhs[t], pre[t], B * H);
+      if (t > 0) be.gemm(false, false, B, H, H, 1, pre[t], this.p.whh, 1, dhs[t - 1]);
     }
-    this.recurrentWeightGrads(this.pre, this.hs, T * B);
-    this.projectBackward(this.input!, this.pre, T * B, dx);
+    const dpre = LayerBase.whole(pre);
+    this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);
+    this.projectBackward(this.input!, dpre, T * B, dx);
   }
 }

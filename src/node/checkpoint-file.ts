@@ -57,8 +57,3 @@ export async function writeCheckpoint(dir: string, ck: Checkpoint, epoch: number
   await writeAtomic(join(dir, 'latest.safetensors'), bytes);
   return path;
 }
-
-/** A single file at an exact path (e.g. a weights export), written atomically. */
-export async function writeCheckpointTo(path: string, ck: Checkpoint): Promise<void> {
-  await writeAtomic(path, encodeCheckpoint(ck));
-}

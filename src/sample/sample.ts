@@ -32,8 +32,9 @@ export function checkSampleOptions(o: SampleOptions, vocabSize: number): SampleO
 }
 
 /**
- * Yields, per step, one id for each stream: first the prime text's ids (or one drawn
- * uniformly when there is no prime, as char-rnn does), then `length` sampled ids.
+ * Yields, per step, one id for each stream: first the prime text's ids, then `length`
+ * sampled ids (without a prime, the first of them is drawn uniformly, as char-rnn does).
+ * The yielded array is reused: it holds this step's ids until the next step.
  */
 export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<SampleOptions> = {}): AsyncGenerator<Int32Array> {
   const o = checkSampleOptions({ ...defaultSampleOptions, ...opts }, vocab.size);
@@ -54,17 +55,17 @@ export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<Samp
       model.logits(seq, n, B, state); // only the state matters
     }
     cur.fill(primeIds[primeIds.length - 1]);
-  } else {
+  } else if (o.length > 0) {
     for (let b = 0; b < B; b++) cur[b] = Math.min(V - 1, Math.floor(uniform(o.seed, Stream.sample, draws++) * V));
     yield cur;
   }
-  for (let step = 0; step < o.length; step++) {
+  const steps = primeIds ? o.length : o.length - 1;
+  for (let step = 0; step < steps; step++) {
     const logits = model.logits(cur, 1, B, state);
     be.softmax(logits, probsBuf, B, V, o.temperature);
     const probs = await be.download(probsBuf);
     for (let b = 0; b < B; b++) {
-      const row = probs.subarray(b * V, (b + 1) * V);
-      cur[b] = o.argmax ? argmax(row) : draw(row, o.topK, uniform(o.seed, Stream.sample, draws++), order);
+      cur[b] = o.argmax ? argmax(probs, b * V, V) : draw(probs, b * V, V, o.topK, uniform(o.seed, Stream.sample, draws++), order);
     }
     yield cur;
   }
@@ -85,31 +86,33 @@ export async function sampleTexts(model: CharLM, vocab: Vocab, opts: Partial<Sam
   return out.map((s, b) => s + decoders[b].end());
 }
 
-function argmax(p: Float32Array): number {
+// The most probable id in the row p[o .. o+V).
+function argmax(p: Float32Array, o: number, V: number): number {
   let best = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+  for (let i = 1; i < V; i++) if (p[o + i] > p[o + best]) best = i;
   return best;
 }
 
-// Inverse-CDF draw; with topK, only over the k most probable ids (renormalised).
-function draw(p: Float32Array, topK: number, u: number, order: Int32Array): number {
-  if (topK > 0 && topK < p.length) {
-    for (let i = 0; i < p.length; i++) order[i] = i;
-    const top = order.sort((a, b) => p[b] - p[a] || a - b).subarray(0, topK);
+// Inverse-CDF draw from the row p[o .. o+V); with topK, only over the k most probable ids
+// (renormalised).
+function draw(p: Float32Array, o: number, V: number, topK: number, u: number, order: Int32Array): number {
+  if (topK > 0 && topK < V) {
+    for (let i = 0; i < V; i++) order[i] = i;
+    order.sort((a, b) => p[o + b] - p[o + a] || a - b);
     let total = 0;
-    for (const i of top) total += p[i];
+    for (let k = 0; k < topK; k++) total += p[o + order[k]];
     let acc = 0;
-    for (const i of top) {
-      acc += p[i] / total;
-      if (u < acc) return i;
+    for (let k = 0; k < topK; k++) {
+      acc += p[o + order[k]] / total;
+      if (u < acc) return order[k];
     }
-    return top[topK - 1];
+    return order[topK - 1];
   }
   let acc = 0;
-  for (let i = 0; i < p.length; i++) {
-    acc += p[i];
+  for (let i = 0; i < V; i++) {
+    acc += p[o + i];
     if (u < acc) return i;
   }
-  for (let i = p.length - 1; i > 0; i--) if (p[i] > 0) return i; // rounding left u above the sum
+  for (let i = V - 1; i > 0; i--) if (p[o + i] > 0) return i; // rounding left u above the sum
   return 0;
 }

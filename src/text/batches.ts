@@ -2,7 +2,8 @@ import { UserError } from '../errors.js';
 
 // char-rnn's layout: the split is cut into B contiguous streams and batch i holds the i-th
 // S-character piece of every stream. The model carries its hidden state from batch i to
-// batch i + 1, and for each stream that state belongs to the text right before the new piece.
+// batch i + 1, and for each stream that state belongs to the text right before the new piece
+// (at an epoch's wrap it comes from the stream's end instead, as in char-rnn).
 // Batches are time-major (index t·B + b), the order the recurrent layers walk them in.
 export class Batcher {
   readonly ids: ArrayLike<number>;

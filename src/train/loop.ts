@@ -41,6 +41,8 @@ export interface TrainHooks {
   now?: () => number; // milliseconds; injectable for tests
 }
 
+const MAX_HISTORY = 20_000;
+
 export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainOptions> = {},
   hooks: TrainHooks = {}): AsyncGenerator<TrainEvent> {
   const o = checkTrainOptions({ ...defaultTrainOptions, ...opts });
@@ -74,6 +76,7 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
   const elapsed = (): number => elapsedBefore + (now() - start) / 1000;
   let lastValLoss: number | null = null;
   let evaluatedAt = -1;
+  let savedAt = -1;
 
   async function* validate(): AsyncGenerator<TrainEvent> {
     if (valIds.length === 0) return;
@@ -86,7 +89,8 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
   }
 
   async function* save(): AsyncGenerator<TrainEvent> {
-    if (!hooks.checkpoint) return;
+    if (!hooks.checkpoint || savedAt === p.iter) return;
+    savedAt = p.iter;
     p.elapsed = elapsed();
     const valLoss = evaluatedAt === p.iter ? lastValLoss : null;
     const path = await hooks.checkpoint({ model, optimizer, state, progress: p, options: o, epoch: epochOf(p.iter), valLoss });
@@ -110,12 +114,16 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
     p.firstLoss ??= loss;
     be.sumSquares(model.grads, sumsq);
     const gradNorm = Math.sqrt((await be.download(sumsq))[0]);
+    // char-rnn differentiates the loss summed over the sequence, not its mean, so its
+    // ±gradClip clamp is ±gradClip/seq on these mean-loss gradients.
     if (o.clipNorm > 0) be.clipByNorm(model.grads, sumsq, o.clipNorm);
-    else if (o.gradClip > 0) be.clamp(model.grads, -o.gradClip, o.gradClip);
+    else if (o.gradClip > 0) be.clamp(model.grads, -o.gradClip / o.seq, o.gradClip / o.seq);
     optimizer.update(model.params, model.grads, p.lr, o);
     p.optimizerStep = optimizer.step;
     p.iter++;
     p.trainHistory.push([p.iter, loss]);
+    // Every checkpoint carries the history in its header: keep it bounded by halving its resolution.
+    if (p.trainHistory.length > MAX_HISTORY) p.trainHistory = p.trainHistory.filter((_, i) => i % 2 === 1);
     if (p.iter % perEpoch === 0 && o.lrDecay < 1 && epochOf(p.iter) >= o.lrDecayAfter) p.lr *= o.lrDecay;
 
     const secs = (now() - t0) / 1000;
@@ -130,7 +138,7 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
       charsPerSec: (o.batch * o.seq) / Math.max(secs, 1e-9), elapsed: elapsed(), eta };
 
     if (o.sampleEvery > 0 && p.iter % o.sampleEvery === 0) {
-      const text = await sampleText(model, corpus.vocab, { length: o.sampleLength, temperature: o.sampleTemperature, seed: o.seed + p.iter });
+      const text = await sampleText(model, corpus.vocab, { length: o.sampleLength, temperature: o.sampleTemperature, seed: (o.seed + p.iter) >>> 0 });
       yield { type: 'sample', iter: p.iter, text, temperature: o.sampleTemperature };
     }
     if (p.iter % o.evalEvery === 0 && p.iter < lastIter) {

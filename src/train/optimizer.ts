@@ -3,13 +3,17 @@
 import { slice, type Backend, type Slice } from '../backend/backend.js';
 import type { OptimizerName, TrainOptions } from './options.js';
 
+/** The state tensors each optimiser keeps, by their checkpoint names. */
+export function optimizerStateNames(name: OptimizerName): string[] {
+  return name === 'adam' ? ['optim.m', 'optim.v'] : ['optim.cache'];
+}
+
 export class Optimizer {
   readonly state: Map<string, Slice> = new Map();
   step = 0; // updates applied so far; Adam's bias correction counts them
 
   constructor(private readonly be: Backend, readonly name: OptimizerName, private readonly n: number) {
-    const names = name === 'adam' ? ['optim.m', 'optim.v'] : ['optim.cache'];
-    for (const s of names) this.state.set(s, slice(be.alloc(n)));
+    for (const s of optimizerStateNames(name)) this.state.set(s, slice(be.alloc(n)));
   }
 
   update(params: Slice, grads: Slice, lr: number, o: TrainOptions): void {

@@ -9,10 +9,10 @@ export interface TrainOptions {
   seq: number;
   optimizer: OptimizerName;
   lr: number;
-  decay: number; // RMSprop's moving-average rate (char-rnn's decay_rate)
+  decay: number; // RMSprop's moving-average rate (char-rnn's decay_rate), below 1
   lrDecay: number; // learning rate × lrDecay after each epoch ≥ lrDecayAfter
   lrDecayAfter: number;
-  gradClip: number; // elementwise clamp to ±gradClip (char-rnn); 0 = off
+  gradClip: number; // elementwise clamp as char-rnn's (see the loop); 0 = off
   clipNorm: number; // global-norm clipping instead when > 0
   epochs: number;
   maxIters: number; // 0 = no limit
@@ -45,7 +45,7 @@ export function checkTrainOptions(o: TrainOptions): TrainOptions {
     throw new UserError(`unknown optimizer "${o.optimizer}" (choose rmsprop, adam or adagrad)`);
   }
   num('lr', o.lr, 0, 10, true);
-  num('decay', o.decay, 0, 1);
+  if (!(o.decay >= 0 && o.decay < 1)) throw new UserError(`--decay must be in [0, 1), got ${o.decay}`);
   num('lr-decay', o.lrDecay, 0, 1, true);
   num('lr-decay-after', o.lrDecayAfter, 0, 1e9);
   num('grad-clip', o.gradClip, 0, 1e9);

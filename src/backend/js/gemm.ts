@@ -1,5 +1,6 @@
-// Reference matrix product over Float32Arrays with offsets, row-major, accumulating in f64.
-// Loop orders keep the innermost loop on contiguous memory for each transpose case.
+// Reference matrix product over Float32Arrays with offsets, row-major. Loop orders keep the
+// innermost loop on contiguous memory for each transpose case, and small register blocks
+// share each load between several products: that is most of what plain JavaScript can do.
 
 // C[M,N] = alpha·op(A)[M,K]·op(B)[K,N] + beta·C
 export function gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,

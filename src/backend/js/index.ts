@@ -35,7 +35,6 @@ export class JsBackend implements Backend {
     (dst.buf as JsBuf).data.set(src, dst.offset);
   }
   async download(src: Slice): Promise<Float32Array> { return f(src).slice(src.offset, src.offset + src.length); }
-  async downloadInt(src: Slice): Promise<Int32Array> { return i32(src).slice(src.offset, src.offset + src.length); }
   async flush(): Promise<void> {}
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
