@@ -8,6 +8,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { reportError } from '../src/cli/errors.js';
 
 const BIN = resolve('bin/charrnn.js');
 const SHAKESPEARE = resolve('../shared/data/tinyshakespeare.txt');
@@ -146,6 +147,39 @@ describe('charrnn train', () => {
     assert.equal((await inspectJson(join(dir, 'latest.safetensors'))).training?.iter, 40);
   });
 
+  it('--resume without --max-iters goes on to the epochs limit, not the first run\'s --max-iters', async () => {
+    const dir = join(tmp, 'cv-resume-on');
+    await ok(['train', corpus, ...SHAPE, '--epochs', '0.3', '--max-iters', '30', '--eval-every', '10', '--checkpoint-dir', dir, '--quiet']);
+    const r = await ok(['train', '--resume', join(dir, 'latest.safetensors'), '--json']);
+    const ev = events(r.stdout);
+    const total = num(ev[0], 'totalIters');
+    assert.ok(total > 30, `the resumed run plans ${total} iterations`);
+    assert.equal(ev.filter((e) => e.type === 'iteration').at(-1)?.iter, total);
+    assert.equal(ev.at(-1)!.reason, 'epochs');
+    assert.equal(r.stderr, '');
+  });
+
+  it('--resume on a corpus of another length warns that the continuation is not exact', async () => {
+    const dir = join(tmp, 'cv-resume-longer');
+    await cp(base, dir, { recursive: true });
+    const longer = join(tmp, 'longer.txt');
+    await writeFile(longer, text + text.slice(0, 1000));
+    const r = await ok(['train', longer, '--resume', join(dir, 'latest.safetensors'), '--max-iters', '32', '--json']);
+    assert.match(r.stderr, /^charrnn: warning: resuming on .*longer\.txt \(21,000 chars\), not .*input\.txt \(20,000 chars\) as trained: the continuation will not be exact\n$/);
+  });
+
+  it('--resume continues exactly: the same losses as one uninterrupted run, dropout included', async () => {
+    const args = [corpus, ...SHAPE, '--dropout', '0.2', '--eval-every', '10', '--json'];
+    const losses = (stdout: string): [number, number][] =>
+      events(stdout).filter((e) => e.type === 'iteration').map((e) => [num(e, 'iter'), num(e, 'loss')]);
+    const whole = losses((await ok(['train', ...args, '--max-iters', '40', '--checkpoint-dir', join(tmp, 'cv-exact-whole')])).stdout);
+    const dir = join(tmp, 'cv-exact-split');
+    await ok(['train', ...args, '--max-iters', '30', '--checkpoint-dir', dir]);
+    const resumed = losses((await ok(['train', '--resume', join(dir, 'latest.safetensors'), '--max-iters', '40', '--json'])).stdout);
+    assert.deepEqual(resumed.map(([i]) => i), [31, 32, 33, 34, 35, 36, 37, 38, 39, 40]);
+    assert.deepEqual(resumed, whole.slice(30));
+  });
+
   it('--init-from starts from the checkpoint\'s weights and model, at iteration 1', async () => {
     const dir = join(tmp, 'cv-init');
     const r = await ok(['train', corpus, '--init-from', join(base, 'latest.safetensors'), '--batch', '8', '--seq', '16',
@@ -181,7 +215,10 @@ describe('charrnn train', () => {
     const file = join(tmp, 'unicode.txt');
     await writeFile(file, 'héllo wörld, ñandú 😀 — ça va? '.repeat(200));
     const dir = join(tmp, 'cv-bytes');
-    await ok(['train', file, ...TINY, '--bytes', '--checkpoint-dir', dir, '--quiet']);
+    const t = await ok(['train', file, ...TINY, '--bytes', '--checkpoint-dir', dir]);
+    assert.match(t.stderr, /val loss \d\.\d{4}, \d\.\d{3} bits\/byte/);
+    assert.match(t.stderr, /[\d,]+ bytes\/s, ETA/);
+    assert.doesNotMatch(t.stderr, /bits\/char|chars\/s/);
     const ckpt = join(dir, 'latest.safetensors');
     assert.equal((await inspectJson(ckpt)).vocab.kind, 'bytes');
     const r = await ok(['sample', ckpt, '--prime', 'héllo 😀', '--length', '50']);
@@ -238,6 +275,11 @@ describe('charrnn eval', () => {
     const odd = join(tmp, 'odd.txt');
     await writeFile(odd, `${text.slice(0, 500)}§~`);
     await fails(['eval', join(base, 'latest.safetensors'), odd], /odd\.txt has characters the model never saw: "§".*"~"/);
+  });
+
+  it('refuses --split with a file, even the default split named explicitly', async () => {
+    await fails(['eval', join(base, 'latest.safetensors'), corpus, '--split', 'val'],
+      /--split applies to the checkpoint's own corpus; it cannot be used with a file/);
   });
 });
 
@@ -325,6 +367,24 @@ describe('mistakes end with one line and leave files alone', () => {
   it('a prime with characters the model never saw prints nothing', async () => {
     const r = await fails(['sample', join(base, 'latest.safetensors'), '--prime', 'ab§€'], /prime text has characters the model never saw: "§".*"€"/);
     assert.equal(r.stdout, '');
+  });
+
+  it('a model too large for memory', async () => {
+    await trainFails([corpus, '--hidden', '16384', '--layers', '64'], /out of memory|parameters/);
+  });
+
+  it('an allocation V8 refuses is reported as out of memory, in one line', () => {
+    const written: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array): boolean => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = reportError(new RangeError('Array buffer allocation failed'));
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.equal(code, 1);
+    assert.deepEqual(written, ['charrnn: out of memory: the model or batch is too large for this machine (Array buffer allocation failed)\n']);
   });
 
   it('a checkpoint directory that cannot be made', async () => {

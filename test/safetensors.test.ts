@@ -66,9 +66,9 @@ test('header is what Python safetensors writes: sorted, contiguous, space-padded
   const bytes = encodeSafetensors(sample(), { a: 'b' });
   const { len, text } = headerOf(bytes);
   assert.equal(len % 8, 0);
-  assert.equal((8 + len) % 8, 0);
   assert.match(text, /^\{.*\} *$/);
-  assert.equal(text.trimEnd().length + (len - text.trimEnd().length), len);
+  // Only as much padding as alignment needs, as Python writes it.
+  assert.ok(len - text.trimEnd().length < 8, `${len - text.trimEnd().length} bytes of padding`);
   const header = JSON.parse(text) as Record<string, unknown>;
   assert.deepEqual(Object.keys(header), ['__metadata__', 'decoder.bias', 'empty', 'ids', 'optim.step', 'rnn.weight_ih_l0']);
   assert.deepEqual(header['__metadata__'], { a: 'b' });

@@ -30,7 +30,12 @@ export function registerEval(program: Command): void {
     .option('--seq <n>', 'characters per sequence', intArg, 50)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
     .option('--json', 'print the result as one JSON object')
-    .action(async (path: string, file: string | undefined, flags: EvalFlags) => {
+    .action(async (path: string, file: string | undefined, flags: EvalFlags, cmd: Command) => {
+      // --split always has a value (its default), so only its source tells whether the user chose
+      // one that the file would silently override.
+      if (file !== undefined && cmd.getOptionValueSource('split') === 'cli') {
+        throw new UserError('--split applies to the checkpoint\'s own corpus; it cannot be used with a file');
+      }
       await runEval(path, file, flags);
     });
 }

@@ -18,7 +18,7 @@ interface SampleFlags {
   backend: string;
 }
 
-export const SEPARATOR = '----';
+const SEPARATOR = '----';
 // Small writes keep the stream live on a terminal without a system call per character.
 const CHUNK = 16;
 

@@ -44,10 +44,10 @@ function header(c: CorpusInfo, e: Extract<TrainEvent, { type: 'start' }>): strin
 }
 
 // Lines for the events other than iterations; the same text in both human displays.
-function describe(e: TrainEvent): string | null {
+function describe(e: TrainEvent, unit: string): string | null {
   switch (e.type) {
     case 'eval':
-      return `iter ${e.iter} (epoch ${e.epoch.toFixed(2)}): val loss ${e.valLoss.toFixed(4)}, ${e.bpc.toFixed(3)} bits/char`;
+      return `iter ${e.iter} (epoch ${e.epoch.toFixed(2)}): val loss ${e.valLoss.toFixed(4)}, ${e.bpc.toFixed(3)} bits/${unit}`;
     case 'sample':
       return `sample at iter ${e.iter} (temperature ${e.temperature}):\n${e.text}\n----`;
     case 'checkpoint':
@@ -72,10 +72,10 @@ class PlainDisplay implements Display {
     } else if (e.type === 'iteration') {
       if (e.iter === 1 || e.iter % PLAIN_EVERY === 0 || e.iter === this.total) {
         this.note(`iter ${e.iter}/${this.total} (epoch ${e.epoch.toFixed(2)}): loss ${e.loss.toFixed(4)}, ` +
-          `grad norm ${e.gradNorm.toFixed(3)}, lr ${e.lr.toExponential(2)}, ${thousands(Math.round(e.charsPerSec))} chars/s, ETA ${duration(e.eta)}`);
+          `grad norm ${e.gradNorm.toFixed(3)}, lr ${e.lr.toExponential(2)}, ${thousands(Math.round(e.charsPerSec))} ${this.corpus.unit}s/s, ETA ${duration(e.eta)}`);
       }
     } else {
-      const line = describe(e);
+      const line = describe(e, this.corpus.unit);
       if (line !== null) this.note(line);
     }
   }
@@ -88,18 +88,20 @@ class PlainDisplay implements Display {
 }
 
 class BarDisplay implements Display {
-  private readonly multi = new cliProgress.MultiBar({
-    stream: process.stderr,
-    format: '{bar} {value}/{total} | epoch {epochs} | loss {loss} | val {val} | {speed} chars/s | ETA {left}',
-    hideCursor: true,
-    clearOnComplete: false,
-    barsize: 24,
-    fps: 5,
-  }, cliProgress.Presets.shades_classic);
+  private readonly multi: cliProgress.MultiBar;
   private bar: cliProgress.SingleBar | null = null;
   private val = '-';
 
-  constructor(private readonly corpus: CorpusInfo) {}
+  constructor(private readonly corpus: CorpusInfo) {
+    this.multi = new cliProgress.MultiBar({
+      stream: process.stderr,
+      format: `{bar} {value}/{total} | epoch {epochs} | loss {loss} | val {val} | {speed} ${corpus.unit}s/s | ETA {left}`,
+      hideCursor: true,
+      clearOnComplete: false,
+      barsize: 24,
+      fps: 5,
+    }, cliProgress.Presets.shades_classic);
+  }
 
   show(e: TrainEvent): void {
     if (e.type === 'start') {
@@ -115,10 +117,10 @@ class BarDisplay implements Display {
     }
     if (e.type === 'done') {
       this.close();
-      process.stderr.write(`${describe(e)}\n`);
+      process.stderr.write(`${describe(e, this.corpus.unit)}\n`);
       return;
     }
-    const line = describe(e);
+    const line = describe(e, this.corpus.unit);
     if (line !== null) this.note(line);
   }
 

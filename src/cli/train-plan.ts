@@ -67,6 +67,9 @@ const CORPUS_FLAGS = ['bytes', 'valFrac', 'testFrac'] as const;
 // What a resumed run may change: how long it goes on and how often it reports. Everything else
 // would make the continuation differ from the run it continues.
 const RESUME_OVERRIDES = ['epochs', 'maxIters', 'maxTime', 'evalEvery', 'sampleEvery'] as const;
+// Limits of one invocation, not of the run: carried over, a run stopped by --max-iters 30 would
+// stop again at once when resumed. Without the flag a resumed run goes on to the epochs limit.
+const PER_INVOCATION = { maxIters: 0, maxTime: 0 } as const;
 const TRAIN_FLAGS = ['batch', 'seq', 'optimizer', 'lr', 'decay', 'lrDecay', 'lrDecayAfter', 'gradClip', 'clipNorm',
   'seed', ...RESUME_OVERRIDES] as const;
 
@@ -98,7 +101,7 @@ export async function planTraining(source: string | undefined, f: TrainFlags, ex
     if (!training) throw new UserError(`${f.resume} has no training record (weights only), so it cannot be resumed; use --init-from to fine-tune it`);
     ignored([...MODEL_FLAGS, ...CORPUS_FLAGS, ...TRAIN_FLAGS.filter((k) => !(RESUME_OVERRIDES as readonly string[]).includes(k))],
       'a resumed run keeps the checkpoint\'s model and training options');
-    const options: TrainOptions = { ...defaultTrainOptions, ...training.options };
+    const options: TrainOptions = { ...defaultTrainOptions, ...training.options, ...PER_INVOCATION };
     for (const k of RESUME_OVERRIDES) if (explicit(k)) options[k] = flagOptions[k];
     if (training.state.batch !== options.batch) throw new UserError(`${f.resume}: its training state is for batch ${training.state.batch}, its options say ${options.batch}`);
     const c = training.corpus;
@@ -124,6 +127,6 @@ function checkFraction(flag: string, v: number): void {
   if (!(Number.isFinite(v) && v >= 0 && v < 1)) throw new UserError(`--${flag} must be at least 0 and less than 1, got ${v}`);
 }
 
-export function flagName(key: string): string {
+function flagName(key: string): string {
   return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

@@ -9,6 +9,7 @@ import { CharLM } from '../model/charlm.js';
 import { checkWritableDir, writeCheckpoint } from '../node/checkpoint-file.js';
 import { DEFAULT_DATASET, listDatasets, openCorpus } from '../node/datasets.js';
 import { Batcher } from '../text/batches.js';
+import { DEFAULT_TEST_FRAC, DEFAULT_VAL_FRAC } from '../text/corpus.js';
 import { checkEvaluable } from '../train/evaluate.js';
 import { train, type CheckpointRequest, type TrainHooks } from '../train/loop.js';
 import { defaultTrainOptions as d } from '../train/options.js';
@@ -16,7 +17,7 @@ import { defaultModelConfig as m } from '../model/config.js';
 import { intArg, numArg } from './parse.js';
 import { planTraining, type TrainFlags } from './train-plan.js';
 import { createDisplay } from './train-display.js';
-import { unitOf } from './format.js';
+import { thousands, unitOf } from './format.js';
 import { requireSameVocab } from './vocab-match.js';
 
 const EXIT_SIGINT = 130;
@@ -43,17 +44,17 @@ export function registerTrain(program: Command): void {
     .option('--clip-norm <v>', 'clip the global gradient norm to v instead; 0 = off', numArg, d.clipNorm)
     .option('--epochs <n>', 'passes over the training text', numArg, d.epochs)
     .option('--max-iters <n>', 'stop at this iteration (default: no limit)', intArg)
-    .option('--max-time <seconds>', 'stop after this much training time (default: no limit)', numArg)
-    .option('--val-frac <f>', 'fraction of the text held out for validation', numArg, 0.05)
-    .option('--test-frac <f>', 'fraction held out for testing', numArg, 0)
+    .option('--max-time <seconds>', 'stop after this much training time in this run; a resumed run gets a fresh budget (default: no limit)', numArg)
+    .option('--val-frac <f>', 'fraction of the text held out for validation', numArg, DEFAULT_VAL_FRAC)
+    .option('--test-frac <f>', 'fraction held out for testing', numArg, DEFAULT_TEST_FRAC)
     .option('--eval-every <n>', 'validate and checkpoint every n iterations', intArg, d.evalEvery)
     .option('--sample-every <n>', 'print a sample every n iterations; 0 = never', intArg, d.sampleEvery)
     .option('--checkpoint-dir <dir>', 'where checkpoints go (with --resume: the checkpoint\'s directory)', 'cv')
-    .option('--resume <ckpt>', 'continue a run exactly: weights, optimiser, position, options')
+    .option('--resume <ckpt>', 'continue a run exactly: weights, optimiser, position, options (all but --max-iters and --max-time)')
     .option('--init-from <ckpt>', 'start from these weights (fine-tuning), with a fresh optimiser')
     .option('--seed <n>', 'random seed', intArg, d.seed)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
-    .option('--threads <n>', 'worker threads for the wasm backend (default: all cores)', intArg)
+    .option('--threads <n>', 'worker threads for the wasm backend (default: all cores); the js reference backend ignores it', intArg)
     .option('--bytes', 'byte-level vocabulary instead of Unicode code points')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print each training event as one JSON line on stdout')
@@ -75,16 +76,18 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   if (start.kind !== 'fresh') {
     requireSameVocab(start.checkpoint.vocab, vocab, `${start.path} cannot ${start.kind === 'resume' ? 'resume' : 'start'} on ${opened.name}`);
   }
-  // The loop would find these too, but only after the checkpoint directory is made.
-  new Batcher(corpus.split('train'), options.batch, options.seq);
-  if (corpus.split('val').length > 0) checkEvaluable(corpus.split('val'), 'the validation split');
-  await checkWritableDir(plan.checkpointDir);
-
-  const model = start.kind === 'fresh' ? CharLM.create(backend, config, vocab.size, options.seed) : modelFromCheckpoint(backend, start.checkpoint);
   const corpusSource: CorpusSource = {
     source: opened.path !== undefined ? resolvePath(opened.path) : opened.name,
     bytes: plan.corpus.bytes, valFrac: plan.corpus.valFrac, testFrac: plan.corpus.testFrac, chars: corpus.length,
   };
+  if (start.kind === 'resume') warnIfCorpusChanged(start.training.corpus, corpusSource, unitOf(vocab.kind), warn);
+  // What can fail on the user's choices (a split too small, a model too large to allocate) fails
+  // here, before the checkpoint directory is made, so a failed start leaves nothing behind.
+  new Batcher(corpus.split('train'), options.batch, options.seq);
+  if (corpus.split('val').length > 0) checkEvaluable(corpus.split('val'), 'the validation split');
+  const model = start.kind === 'fresh' ? CharLM.create(backend, config, vocab.size, options.seed) : modelFromCheckpoint(backend, start.checkpoint);
+  await checkWritableDir(plan.checkpointDir);
+
   const controller = new AbortController();
   const hooks: TrainHooks = {
     signal: controller.signal,
@@ -124,6 +127,17 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
     process.off('SIGINT', onSigint);
   }
   if (diverged !== null) throw new UserError(diverged);
+}
+
+// Same weights and vocabulary on other text still train, but the batches, and so the losses,
+// are no longer those the interrupted run would have seen.
+function warnIfCorpusChanged(was: CorpusSource, now: CorpusSource, unit: string, warn: (message: string) => void): void {
+  const size = (n: number): string => `${thousands(n)} ${unit}s`;
+  if (now.source !== was.source) {
+    warn(`resuming on ${now.source} (${size(now.chars)}), not ${was.source} (${size(was.chars)}) as trained: the continuation will not be exact`);
+  } else if (now.chars !== was.chars) {
+    warn(`${now.source} has ${size(now.chars)} now, ${size(was.chars)} when trained on: the continuation will not be exact`);
+  }
 }
 
 // Names a checkpoint written between evaluations: the recent training loss stands in for the

@@ -6,7 +6,7 @@ import { escapeSymbols, unitOf } from './format.js';
 
 const LISTED = 20;
 
-export function sameVocab(a: Vocab, b: Vocab): boolean {
+function sameVocab(a: Vocab, b: Vocab): boolean {
   return a.kind === b.kind && a.size === b.size && a.symbols.every((s, i) => s === b.symbols[i]);
 }
 

@@ -28,7 +28,7 @@ export interface OpenedCorpus {
 export const DEFAULT_DATASET = 'mobydick';
 
 export const SHAKESPEARE_URL = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt';
-export const SHAKESPEARE_SHA256 = '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed';
+const SHAKESPEARE_SHA256 = '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed';
 const DOWNLOAD_TIMEOUT_MS = 30_000;
 
 const DATASETS: ReadonlyArray<DatasetInfo & { load: () => Promise<string> }> = [

@@ -177,7 +177,7 @@ export class Vocab {
 
 // Quoted as JSON, with invisible or look-alike characters spelled out as escapes so the one
 // line of the error message says exactly which character it means.
-export function showChar(ch: string): string {
+function showChar(ch: string): string {
   const cp = ch.codePointAt(0) as number;
   const quoted = /^[\p{L}\p{N}\p{P}\p{S} ]$/u.test(ch) ? JSON.stringify(ch) : `"${escapeCodeUnits(ch)}"`;
   return `${quoted} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
