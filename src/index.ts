@@ -7,7 +7,7 @@ export type { ModelConfig, CellType } from './model/config.js';
 export { paramLayout } from './model/params.js';
 export type { Backend, Buf, Slice } from './backend/backend.js';
 export { JsBackend } from './backend/js/index.js';
-export { createBackend } from './backend/select.js';
+export { WasmBackend, WasmBuf, type WasmBackendOptions } from './backend/wasm/index.js';
 export { train } from './train/loop.js';
 export type { TrainHooks, TrainingProgress, CheckpointRequest } from './train/loop.js';
 export type { TrainEvent, StopReason } from './train/events.js';

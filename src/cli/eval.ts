@@ -2,7 +2,7 @@
 // of the corpus it was trained on (rebuilt from the checkpoint's record of it).
 import { Command, Option } from 'commander';
 import { UserError } from '../errors.js';
-import { createBackend } from '../backend/select.js';
+import { createBackend } from '../node/backend.js';
 import { modelFromCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { readCheckpoint } from '../node/checkpoint-file.js';
 import { loadTextFile } from '../node/corpus-file.js';
@@ -44,7 +44,7 @@ async function runEval(path: string, file: string | undefined, f: EvalFlags): Pr
   for (const [flag, v] of [['batch', f.batch], ['seq', f.seq]] as const) {
     if (!(Number.isInteger(v) && v >= 1 && v <= 65536)) throw new UserError(`--${flag} must be an integer from 1 to 65536, got ${v}`);
   }
-  const backend = createBackend(f.backend);
+  const backend = await createBackend(f.backend);
   const ck = await readCheckpoint(path);
   const { ids, what } = file !== undefined ? await fileIds(ck, file) : await splitIds(ck, path, f.split);
   const model = modelFromCheckpoint(backend, ck);

@@ -1,7 +1,7 @@
 // `charrnn sample`: writes text from a checkpoint, streaming one stream as it is generated,
 // or several streams sampled side by side and printed one after another.
 import { Command, Option } from 'commander';
-import { createBackend } from '../backend/select.js';
+import { createBackend } from '../node/backend.js';
 import { modelFromCheckpoint } from '../io/checkpoint.js';
 import { readCheckpoint } from '../node/checkpoint-file.js';
 import { defaultSampleOptions as d, sampleIds, sampleTexts, type SampleOptions } from '../sample/sample.js';
@@ -41,7 +41,7 @@ export function registerSample(program: Command): void {
 
 async function runSample(path: string, f: SampleFlags): Promise<void> {
   const ck = await readCheckpoint(path);
-  const model = modelFromCheckpoint(createBackend(f.backend), ck);
+  const model = modelFromCheckpoint(await createBackend(f.backend), ck);
   const opts: SampleOptions = { length: f.length, temperature: f.temperature, prime: f.prime, argmax: f.argmax === true,
     topK: f.topK, seed: f.seed, count: f.count };
   if (f.count > 1) {

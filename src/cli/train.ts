@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../errors.js';
-import { createBackend } from '../backend/select.js';
+import { createBackend } from '../node/backend.js';
 import { checkpointFromTraining, modelFromCheckpoint, type CorpusSource } from '../io/checkpoint.js';
 import { CharLM } from '../model/charlm.js';
 import { checkWritableDir, writeCheckpoint } from '../node/checkpoint-file.js';
@@ -68,7 +68,7 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   const warn = (message: string): void => { if (!flags.quiet) process.stderr.write(`charrnn: warning: ${message}\n`); };
   const plan = await planTraining(source, flags, (k) => cmd.getOptionValueSource(k) === 'cli', warn);
   const { config, options, start } = plan;
-  const backend = createBackend(flags.backend);
+  const backend = await createBackend(flags.backend);
 
   const opened = await openCorpus(plan.corpus.source, plan.corpus);
   const { corpus } = opened;

@@ -1,0 +1,21 @@
+// Picks a backend by name for the command line and other Node hosts.
+import { UserError } from '../errors.js';
+import type { Backend } from '../backend/backend.js';
+import { JsBackend } from '../backend/js/index.js';
+import { loadWasmBackend } from './wasm.js';
+
+export async function createBackend(name: string = 'auto'): Promise<Backend> {
+  switch (name) {
+    case 'js':
+      return new JsBackend();
+    // auto means the fastest backend this build has; a missing wasm build is an error to
+    // fix, not a reason to fall back silently to a backend many times slower.
+    case 'auto':
+    case 'wasm':
+      return loadWasmBackend();
+    case 'webgpu':
+      throw new UserError('the webgpu backend is not available in this build (use --backend wasm or js)');
+    default:
+      throw new UserError(`unknown backend "${name}" (choose auto, js, wasm or webgpu)`);
+  }
+}

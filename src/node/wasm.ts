@@ -1,0 +1,73 @@
+// Loads the compiled WebAssembly kernels from the package's build/wasm/ and picks the
+// flavour this engine runs: relaxed SIMD where it validates, plain SIMD otherwise.
+import { readFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import { UserError } from '../errors.js';
+import { WasmBackend, type WasmBackendOptions } from '../backend/wasm/index.js';
+
+export type WasmFlavor = 'simd' | 'relaxed';
+
+export interface LoadWasmOptions extends WasmBackendOptions {
+  /** Forces a flavour; otherwise $CHARRNN_WASM, otherwise the best the engine validates. */
+  flavor?: WasmFlavor;
+}
+
+// This file runs as dist/src/node/wasm.js; the build writes to <package>/build/wasm/.
+const wasmDir = new URL('../../../build/wasm/', import.meta.url);
+
+const modules = new Map<WasmFlavor, Promise<WebAssembly.Module>>();
+let relaxedFlagSet = false;
+
+async function readBuild(flavor: WasmFlavor): Promise<Uint8Array<ArrayBuffer>> {
+  const url = new URL(`charrnn-${flavor}.wasm`, wasmDir);
+  try {
+    return await readFile(url);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UserError(`the wasm backend is not built (${url.pathname} is missing): run \`npm run build\``);
+    }
+    throw err;
+  }
+}
+
+/** Whether this engine runs relaxed SIMD; Node 20 has it behind a flag that must be set before compiling. */
+export function relaxedSimdSupported(bytes: Uint8Array<ArrayBuffer>): boolean {
+  if (WebAssembly.validate(bytes)) return true;
+  if (relaxedFlagSet) return false;
+  relaxedFlagSet = true;
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(bytes);
+}
+
+function flavorFromEnv(): WasmFlavor | undefined {
+  const v = process.env.CHARRNN_WASM;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'simd' || v === 'relaxed') return v;
+  throw new UserError(`CHARRNN_WASM must be simd or relaxed, got "${v}"`);
+}
+
+/** The compiled kernel module of a flavour (compiled once per process) and which flavour it is. */
+export async function loadWasmModule(flavor?: WasmFlavor): Promise<{ module: WebAssembly.Module; flavor: WasmFlavor }> {
+  let chosen = flavor ?? flavorFromEnv();
+  let relaxedBytes: Uint8Array<ArrayBuffer> | null = null;
+  if (chosen !== 'simd') {
+    relaxedBytes = await readBuild('relaxed');
+    const ok = relaxedSimdSupported(relaxedBytes);
+    if (!ok && chosen === 'relaxed') throw new UserError('this JavaScript engine does not support relaxed SIMD (use CHARRNN_WASM=simd)');
+    chosen = ok ? 'relaxed' : 'simd';
+  }
+  let module = modules.get(chosen);
+  if (!module) {
+    const bytes = chosen === 'relaxed' && relaxedBytes ? relaxedBytes : await readBuild(chosen);
+    module = WebAssembly.compile(bytes);
+    modules.set(chosen, module);
+    module.catch(() => modules.delete(chosen!));
+  }
+  return { module: await module, flavor: chosen };
+}
+
+/** A wasm backend with its own memory, running the best kernels this engine supports. */
+export async function loadWasmBackend(opts: LoadWasmOptions = {}): Promise<WasmBackend> {
+  const { module } = await loadWasmModule(opts.flavor);
+  return WasmBackend.create(module, opts);
+}

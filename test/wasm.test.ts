@@ -1,0 +1,378 @@
+// The wasm backend against the js reference: every kernel on random data with awkward
+// shapes and offsets, for both builds (plain SIMD and relaxed SIMD), then whole training
+// steps and sampled text. Kernels that do no transcendental math and no reordered sums
+// are required to match bit for bit; the rest within a stated tolerance.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { slice, type Backend, type Slice } from '../src/backend/backend.js';
+import { JsBackend } from '../src/backend/js/index.js';
+import { hash3, uniform } from '../src/backend/rng.js';
+import { WasmBackend, WasmBuf } from '../src/backend/wasm/index.js';
+import { loadWasmModule, type WasmFlavor } from '../src/node/wasm.js';
+import { createBackend } from '../src/node/backend.js';
+import { CharLM } from '../src/model/charlm.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { Corpus } from '../src/text/corpus.js';
+import { train } from '../src/train/loop.js';
+import type { TrainOptions } from '../src/train/options.js';
+import { sampleText } from '../src/sample/sample.js';
+import { UserError } from '../src/errors.js';
+import { resolveCorpusText } from '../src/node/datasets.js';
+
+const LEAD = 3; // data starts this many floats into each buffer: neither 0 nor a multiple of 4
+const TAIL = 5; // and guard values follow it; both must come back untouched
+
+let seedCounter = 1000;
+function randoms(n: number, lo = -1, hi = 1): Float32Array {
+  const s = seedCounter++;
+  return new Float32Array(n).map((_, i) => lo + (hi - lo) * uniform(s, 7, i));
+}
+function randomIds(n: number, V: number): Int32Array {
+  const s = seedCounter++;
+  return new Int32Array(n).map((_, i) => Math.min(V - 1, Math.floor(uniform(s, 8, i) * V)));
+}
+
+/** One logical tensor held by both backends, at the same awkward offset. */
+interface Twin { js: Slice; wasm: Slice; n: number }
+type Pick = (t: Twin) => Slice;
+
+class Pair {
+  readonly js = new JsBackend();
+  constructor(readonly wasm: WasmBackend) {}
+
+  private make(data: Float32Array | Int32Array): Twin {
+    const int = data instanceof Int32Array;
+    const total = LEAD + data.length + TAIL;
+    const whole = int ? new Int32Array(total) : randoms(total, -9, 9);
+    if (int) whole.fill(-7); else whole.fill(NaN, 0, 1);
+    whole.set(data, LEAD);
+    const twin = (be: Backend): Slice => {
+      const buf = int ? be.allocInt(total) : be.alloc(total);
+      be.upload(slice(buf), whole);
+      return slice(buf, LEAD, data.length);
+    };
+    return { js: twin(this.js), wasm: twin(this.wasm), n: data.length };
+  }
+  f(n: number, lo = -1, hi = 1): Twin { return this.make(randoms(n, lo, hi)); }
+  of(data: Float32Array): Twin { return this.make(data); }
+  ids(n: number, V: number): Twin { return this.make(randomIds(n, V)); }
+
+  run(fn: (be: Backend, s: Pick) => void): void {
+    fn(this.js, (t) => t.js);
+    fn(this.wasm, (t) => t.wasm);
+  }
+
+  /** Compares the whole buffers, guards included: exact when tol is 0, else |Δ| ≤ tol·(1+|x|). */
+  async same(t: Twin, label: string, tol = 0): Promise<void> {
+    const a = await this.js.download(slice(t.js.buf));
+    const b = await this.wasm.download(slice(t.wasm.buf));
+    assert.equal(a.length, b.length);
+    for (let i = 0; i < a.length; i++) {
+      const inside = i >= LEAD && i < LEAD + t.n;
+      const exact = tol === 0 || !inside;
+      const ok = Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i])) ||
+        (!exact && Math.abs(a[i] - b[i]) <= tol * (1 + Math.abs(a[i])));
+      if (!ok) assert.fail(`${label}: [${inside ? i - LEAD : `guard ${i}`}] js ${a[i]} wasm ${b[i]}`);
+    }
+  }
+}
+
+async function relaxedSkip(): Promise<string | false> {
+  try {
+    await loadWasmModule('relaxed');
+    return false;
+  } catch (err) {
+    if (err instanceof UserError && /relaxed SIMD/.test(err.message)) return 'this engine does not support relaxed SIMD';
+    throw err;
+  }
+}
+
+const flavors: [WasmFlavor, string | false][] = [['simd', false], ['relaxed', await relaxedSkip()]];
+const backendOf = async (flavor: WasmFlavor): Promise<WasmBackend> =>
+  WasmBackend.create((await loadWasmModule(flavor)).module);
+
+const corpusText = (await resolveCorpusText('mobydick')).text.slice(0, 30_000);
+
+const CELL_TOL = 2e-6; // f64 gate math both sides; tanh/exp implementations may differ by an ulp
+
+for (const [flavor, skip] of flavors) {
+  const t = (name: string, fn: () => Promise<void>): void => { test(`wasm ${flavor}: ${name}`, { skip }, fn); };
+
+  t('module flavour is the one asked for', async () => {
+    assert.equal((await loadWasmModule(flavor)).flavor, flavor);
+  });
+
+  t('gemm: all transpose cases, alpha and beta, odd shapes and offsets; beta = 0 ignores NaN in C', async () => {
+    const p = new Pair(await backendOf(flavor));
+    const shapes = [[1, 1, 1], [3, 5, 7], [7, 3, 5], [5, 1, 9], [1, 17, 3], [17, 33, 65], [65, 17, 33],
+      [33, 65, 17], [7, 129, 5], [50, 67, 128], [129, 3, 257]];
+    for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
+      for (const [alpha, beta] of [[1, 0], [1, 1], [0.5, 1], [-2, 0.25], [0.3, 0]]) {
+        const a = p.f(M * K), b = p.f(K * N);
+        const c = beta === 0 ? p.of(new Float32Array(M * N).fill(NaN)) : p.f(M * N);
+        const A = await p.js.download(a.js), B = await p.js.download(b.js), C = await p.js.download(c.js);
+        p.wasm.gemm(tA, tB, M, N, K, alpha, a.wasm, b.wasm, beta, c.wasm);
+        const got = await p.wasm.download(c.wasm);
+        const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta}`;
+        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+          let s = 0, abs = 0;
+          for (let k = 0; k < K; k++) {
+            const x = tA ? A[k * M + i] : A[i * K + k], y = tB ? B[j * K + k] : B[k * N + j];
+            s += x * y; abs += Math.abs(x * y);
+          }
+          const cij = beta === 0 ? 0 : beta * C[i * N + j];
+          const want = alpha * s + cij;
+          // Any f32 summation order is within K·2⁻²⁴ of Σ|terms|; more than that is a wrong product.
+          const bound = (K + 4) * 2 ** -23 * (Math.abs(alpha) * abs + Math.abs(cij)) + 1e-30;
+          const g = got[i * N + j];
+          if (!(Math.abs(g - want) <= bound)) assert.fail(`${label} [${i},${j}]: ${g} vs ${want} (bound ${bound})`);
+        }
+        // Nothing outside C may change.
+        const whole = await p.wasm.download(slice(c.wasm.buf));
+        const before = await p.js.download(slice(c.js.buf));
+        for (let i = 0; i < whole.length; i++) {
+          if (i < LEAD || i >= LEAD + M * N) assert.ok(Object.is(whole[i], before[i]) || (Number.isNaN(whole[i]) && Number.isNaN(before[i])), `${label}: wrote outside C at ${i}`);
+        }
+      }
+    }
+  });
+
+  t('addBias, sumRows, gatherCols, scatterAddCols, gatherRows, scatterAddRows match exactly', async () => {
+    const p = new Pair(await backendOf(flavor));
+    for (const [N, G, V] of [[1, 1, 1], [3, 5, 2], [7, 17, 5], [5, 33, 3], [2, 65, 7], [33, 7, 17]]) {
+      const out = p.f(N * G), b = p.f(G);
+      p.run((be, s) => be.addBias(s(out), s(b), N, G));
+      await p.same(out, `addBias ${N}×${G}`);
+      const db = p.f(G), dout = p.f(N * G);
+      p.run((be, s) => be.sumRows(s(db), s(dout), N, G));
+      await p.same(db, `sumRows ${N}×${G}`);
+      const ids = p.ids(N, V), w = p.f(G * V), o2 = p.f(N * G);
+      p.run((be, s) => be.gatherCols(s(o2), s(w), s(ids), N, G, V));
+      await p.same(o2, `gatherCols ${N}×${G}×${V}`);
+      const dw = p.f(G * V);
+      p.run((be, s) => be.scatterAddCols(s(dw), s(dout), s(ids), N, G, V));
+      await p.same(dw, `scatterAddCols ${N}×${G}×${V}`);
+      const E = G, table = p.f(V * E), emb = p.f(N * E), dtable = p.f(V * E);
+      p.run((be, s) => be.gatherRows(s(emb), s(table), s(ids), N, E));
+      await p.same(emb, `gatherRows ${N}×${E}`);
+      p.run((be, s) => be.scatterAddRows(s(dtable), s(dout), s(ids), N, E));
+      await p.same(dtable, `scatterAddRows ${N}×${E}`);
+    }
+  });
+
+  t('LSTM, GRU and tanh cells forward and backward', async () => {
+    const p = new Pair(await backendOf(flavor));
+    for (const [B, H] of [[1, 1], [3, 5], [2, 7], [1, 17], [3, 33], [5, 65]]) {
+      const pre = p.f(B * 4 * H, -4, 4), cPrev = p.f(B * H, -2, 2);
+      const act = p.f(B * 4 * H), c = p.f(B * H), h = p.f(B * H);
+      p.run((be, s) => be.lstmStep(s(pre), s(cPrev), s(act), s(c), s(h), B, H));
+      for (const [x, n] of [[act, 'act'], [c, 'c'], [h, 'h']] as const) await p.same(x, `lstmStep ${n} ${B}×${H}`, CELL_TOL);
+      // The backward reads the forward's outputs: copy the js ones over, so only the backward differs.
+      p.wasm.upload(slice(act.wasm.buf), await p.js.download(slice(act.js.buf)));
+      p.wasm.upload(slice(c.wasm.buf), await p.js.download(slice(c.js.buf)));
+      const dh = p.f(B * H), dc = p.f(B * H), dpre = p.f(B * 4 * H);
+      p.run((be, s) => be.lstmStepBackward(s(act), s(c), s(cPrev), s(dh), s(dc), s(dpre), B, H));
+      await p.same(dpre, `lstmStepBackward dpre ${B}×${H}`, CELL_TOL);
+      await p.same(dc, `lstmStepBackward dc ${B}×${H}`, CELL_TOL);
+
+      const xi = p.f(B * 3 * H, -3, 3), hh = p.f(B * 3 * H, -3, 3), hPrev = p.f(B * H);
+      const gact = p.f(B * 3 * H), gh = p.f(B * H);
+      p.run((be, s) => be.gruStep(s(xi), s(hh), s(hPrev), s(gact), s(gh), B, H));
+      await p.same(gact, `gruStep act ${B}×${H}`, CELL_TOL);
+      await p.same(gh, `gruStep h ${B}×${H}`, CELL_TOL);
+      p.wasm.upload(slice(gact.wasm.buf), await p.js.download(slice(gact.js.buf)));
+      const dxi = p.f(B * 3 * H), dhh = p.f(B * 3 * H), dhPrev = p.f(B * H);
+      p.run((be, s) => be.gruStepBackward(s(gact), s(hh), s(hPrev), s(dh), s(dxi), s(dhh), s(dhPrev), B, H));
+      for (const [x, n] of [[dxi, 'dxi'], [dhh, 'dhh'], [dhPrev, 'dhPrev']] as const) {
+        await p.same(x, `gruStepBackward ${n} ${B}×${H}`, CELL_TOL);
+      }
+
+      const n = B * H, y = p.f(n, -4, 4), th = p.f(n);
+      p.run((be, s) => be.tanhForward(s(y), s(th), n));
+      await p.same(th, `tanhForward ${n}`, CELL_TOL);
+      p.run((be, s) => be.tanhForward(s(y), s(y), n));
+      await p.same(y, `tanhForward in place ${n}`, CELL_TOL);
+      const hy = p.f(n), dy = p.f(n), dp = p.f(n);
+      p.run((be, s) => be.tanhBackward(s(hy), s(dy), s(dp), n));
+      await p.same(dp, `tanhBackward ${n}`);
+    }
+  });
+
+  t('dropout masks and the counter hash are bit-identical to the host generator', async () => {
+    const p = new Pair(await backendOf(flavor));
+    for (const [seed, stream] of [[0, 0], [123, 65536], [4294967295, 2 ** 31 + 5], [7, 4294967295]]) {
+      for (let i = 0; i < 2000; i++) {
+        const index = i < 1000 ? i : (i * 2654435761) >>> 0;
+        if (p.wasm.hash3(seed, stream, index) !== hash3(seed, stream, index)) {
+          assert.fail(`hash3(${seed}, ${stream}, ${index}): wasm ${p.wasm.hash3(seed, stream, index)} js ${hash3(seed, stream, index)}`);
+        }
+      }
+      for (const [n, prob] of [[1, 0.5], [7, 0.2], [1003, 0.2], [4099, 0.5], [65, 0.9]]) {
+        const x = p.f(n), mask = p.f(n);
+        p.run((be, s) => be.dropout(s(x), s(mask), prob, seed, stream));
+        await p.same(mask, `dropout mask n=${n} p=${prob} (${seed}, ${stream})`);
+        await p.same(x, `dropout x n=${n} p=${prob}`);
+        const m = p.f(n);
+        p.run((be, s) => be.mul(s(m), s(mask)));
+        await p.same(m, `mul n=${n}`);
+      }
+    }
+  });
+
+  t('softmax cross-entropy and softmax', async () => {
+    const p = new Pair(await backendOf(flavor));
+    for (const [N, V] of [[1, 1], [1, 2], [3, 5], [7, 65], [5, 97], [2, 300]]) {
+      const logits = p.f(N * V, -8, 8), targets = p.ids(N, V), losses = p.f(N), dlogits = p.f(N * V);
+      p.run((be, s) => be.softmaxXent(s(logits), s(targets), s(losses), s(dlogits), N, V, 1 / N));
+      await p.same(losses, `softmaxXent losses ${N}×${V}`, 1e-6);
+      await p.same(dlogits, `softmaxXent dlogits ${N}×${V}`, 1e-6);
+      for (const temp of [1, 0.5, 1.7]) {
+        const probs = p.f(N * V);
+        p.run((be, s) => be.softmax(s(logits), s(probs), N, V, temp));
+        await p.same(probs, `softmax ${N}×${V} T=${temp}`, 1e-6);
+      }
+    }
+  });
+
+  t('optimisers match exactly', async () => {
+    const p = new Pair(await backendOf(flavor));
+    for (const n of [1, 2, 3, 5, 7, 17, 33, 65, 1001]) {
+      const prm = p.f(n), g = p.f(n, -0.1, 0.1), cache = p.f(n, 0, 0.01);
+      for (let it = 0; it < 3; it++) p.run((be, s) => be.rmsprop(s(prm), s(g), s(cache), 2e-3, 0.95, 1e-8));
+      await p.same(prm, `rmsprop p n=${n}`);
+      await p.same(cache, `rmsprop cache n=${n}`);
+      const m = p.f(n, -0.01, 0.01), v = p.f(n, 0, 0.001);
+      for (const step of [1, 2, 7]) p.run((be, s) => be.adam(s(prm), s(g), s(m), s(v), 1e-3, 0.9, 0.999, 1e-8, step));
+      await p.same(prm, `adam p n=${n}`);
+      await p.same(m, `adam m n=${n}`);
+      await p.same(v, `adam v n=${n}`);
+      for (let it = 0; it < 2; it++) p.run((be, s) => be.adagrad(s(prm), s(g), s(cache), 0.01, 1e-10));
+      await p.same(prm, `adagrad p n=${n}`);
+      await p.same(cache, `adagrad cache n=${n}`);
+    }
+  });
+
+  t('sumSquares, clipByNorm, clamp, scale, fill, copy', async () => {
+    const p = new Pair(await backendOf(flavor));
+    for (const n of [1, 2, 3, 5, 7, 17, 33, 65, 1001, 100003]) {
+      const x = p.f(n, -2, 2), out = p.f(1);
+      p.run((be, s) => be.sumSquares(s(x), s(out)));
+      await p.same(out, `sumSquares n=${n}`, 1e-7);
+      // From here on both sides read the same norm, so the clip itself must match exactly.
+      p.wasm.upload(out.wasm, await p.js.download(out.js));
+      for (const maxNorm of [1e9, 0.5]) {
+        p.run((be, s) => be.clipByNorm(s(x), s(out), maxNorm));
+        await p.same(x, `clipByNorm n=${n} max=${maxNorm}`);
+      }
+      const y = p.f(n, -0.2, 0.2);
+      p.run((be, s) => be.clamp(s(y), -0.1, 0.1));
+      await p.same(y, `clamp n=${n}`);
+      for (const alpha of [0.5, 0.3, -1 / 3]) {
+        p.run((be, s) => be.scale(s(y), alpha));
+        await p.same(y, `scale n=${n} α=${alpha}`);
+      }
+      p.run((be, s) => be.fill(s(y), 0.1));
+      await p.same(y, `fill n=${n}`);
+      const src = p.f(n), dst = p.f(n);
+      p.run((be, s) => be.copy(s(dst), s(src)));
+      await p.same(dst, `copy n=${n}`);
+    }
+    // Overlapping ranges of one buffer move as memmove does, both ways.
+    for (const [from, to] of [[0, 3], [3, 0]]) {
+      const buf = p.f(40);
+      p.run((be, s) => be.copy({ buf: s(buf).buf, offset: s(buf).offset + to, length: 30 }, { buf: s(buf).buf, offset: s(buf).offset + from, length: 30 }));
+      await p.same(buf, `overlapping copy ${from}→${to}`);
+    }
+    // Int buffers never come back through download; read the wasm one from its memory.
+    const ints = slice(p.wasm.allocInt(11), 3, 5);
+    p.wasm.fill(ints, 5);
+    const ptr = (ints.buf as WasmBuf).ptr / 4;
+    assert.deepEqual([...new Int32Array(p.wasm.memory.buffer).subarray(ptr, ptr + 11)], [0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0]);
+  });
+
+  t('memory grows under live buffers, which keep their contents', async () => {
+    const be = await backendOf(flavor);
+    const a = slice(be.alloc(1000));
+    const data = randoms(1000);
+    be.upload(a, data);
+    const big = slice(be.alloc(8 << 20)); // 32 MiB: beyond the initial memory
+    be.fill(big, 1);
+    assert.deepEqual(await be.download(a), data);
+    assert.equal((await be.download(sliceOf(big, (8 << 20) - 3, 3)))[2], 1);
+    assert.ok(be.bytesUsed > 32 << 20);
+  });
+
+  const models: [string, Partial<ModelConfig>, Partial<TrainOptions>][] = [
+    ['lstm 2×16 one-hot, rmsprop', { model: 'lstm', layers: 2, hidden: 16, dropout: 0.2 }, {}],
+    ['lstm 2×16 embedding 8, adam', { model: 'lstm', layers: 2, hidden: 16, dropout: 0.2, embedding: 8 }, { optimizer: 'adam' }],
+    ['gru 2×16 one-hot, rmsprop', { model: 'gru', layers: 2, hidden: 16, dropout: 0.2 }, {}],
+    ['gru 2×16 embedding 8, adagrad', { model: 'gru', layers: 2, hidden: 16, dropout: 0.2, embedding: 8 }, { optimizer: 'adagrad' }],
+    ['rnn 2×16 one-hot, rmsprop', { model: 'rnn', layers: 2, hidden: 16, dropout: 0.2 }, {}],
+    ['rnn 2×16 embedding 8, rmsprop with norm clipping', { model: 'rnn', layers: 2, hidden: 16, dropout: 0.2, embedding: 8 }, { clipNorm: 0.5 }],
+  ];
+  // RMSprop's first step is lr·g/(√(0.05·g²) + 1e-8): for a gradient near 1e-8 its size hangs on
+  // the last digits of g, so a 1e-9 difference in such a gradient (a different but equally
+  // good summation order in the products) moves that parameter by up to 1e-5. Hence: gradients
+  // within 1e-6 of the largest gradient; losses and gradient norms within 1e-5 relative;
+  // 99.9% of parameters within 1e-5·(1+|p|) and every one within 1e-4·(1+|p|), a hundredth of
+  // one RMSprop step.
+  for (const [name, config, opts] of models) {
+    t(`three training iterations of a ${name} match js`, async () => {
+      const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+      const runOn = async (be: Backend): Promise<{ losses: number[]; grads: Float32Array; params: Float32Array }> => {
+        const model = CharLM.create(be, config, corpus.vocab.size, 5);
+        const losses: number[] = [];
+        let grads: Float32Array | null = null;
+        for await (const e of train(model, corpus, { maxIters: 3, batch: 7, seq: 11, evalEvery: 3, seed: 9, ...opts })) {
+          if (e.type === 'iteration') losses.push(e.loss, e.gradNorm);
+          if (e.type === 'iteration' && e.iter === 1) grads = await be.download(model.grads);
+          if (e.type === 'eval') losses.push(e.valLoss);
+        }
+        return { losses, grads: grads!, params: await be.download(model.params) };
+      };
+      const js = await runOn(new JsBackend());
+      const wasm = await runOn(await backendOf(flavor));
+      assert.equal(wasm.losses.length, 7);
+      js.losses.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses[i]) <= 1e-5 * Math.abs(l), `loss/norm ${i}: js ${l} wasm ${wasm.losses[i]}`));
+      const gmax = js.grads.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
+      for (let i = 0; i < js.grads.length; i++) {
+        if (!(Math.abs(js.grads[i] - wasm.grads[i]) <= 1e-6 * gmax)) assert.fail(`gradient ${i}: js ${js.grads[i]} wasm ${wasm.grads[i]}`);
+      }
+      let worst = 0, loose = 0;
+      for (let i = 0; i < js.params.length; i++) {
+        const d = Math.abs(js.params[i] - wasm.params[i]) / (1 + Math.abs(js.params[i]));
+        worst = Math.max(worst, d);
+        if (!(d <= 1e-5)) loose++;
+      }
+      assert.ok(worst <= 1e-4, `max parameter difference ${worst}`);
+      assert.ok(loose <= js.params.length / 1000, `${loose} of ${js.params.length} parameters differ by more than 1e-5`);
+    });
+  }
+
+  t('sampled text equals the js backend\'s (argmax and seeded temperature 1)', async () => {
+    const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+    const js = CharLM.create(new JsBackend(), { model: 'lstm', layers: 2, hidden: 32 }, corpus.vocab.size, 3);
+    for await (const _ of train(js, corpus, { maxIters: 40, batch: 10, seq: 25, lr: 5e-3, evalEvery: 1000 })) { /* train */ }
+    const wasm = new CharLM(await backendOf(flavor), js.config, corpus.vocab.size);
+    wasm.importParams(await js.exportParams());
+    for (const opts of [{ argmax: true, prime: 'Call me' }, { temperature: 1, seed: 42 }, { temperature: 0.7, seed: 7, prime: 'The ' }]) {
+      const o = { length: 300, ...opts };
+      assert.equal(await sampleText(wasm, corpus.vocab, o), await sampleText(js, corpus.vocab, o), JSON.stringify(o));
+    }
+  });
+}
+
+function sliceOf(s: Slice, offset: number, length: number): Slice { return { buf: s.buf, offset: s.offset + offset, length }; }
+
+test('createBackend: js, wasm and auto; webgpu and unknown names are user errors', async () => {
+  assert.equal((await createBackend('js')).name, 'js');
+  assert.equal((await createBackend('wasm')).name, 'wasm');
+  assert.equal((await createBackend('auto')).name, 'wasm');
+  await assert.rejects(createBackend('webgpu'), (e: unknown) => e instanceof UserError && /not available/.test(e.message));
+  await assert.rejects(createBackend('cuda'), (e: unknown) => e instanceof UserError && /unknown backend/.test(e.message));
+});
+
+test('a buffer of another backend is refused', async () => {
+  const [a, b] = [await backendOf('simd'), await backendOf('simd')];
+  assert.throws(() => b.fill(slice(a.alloc(4)), 1), /does not belong/);
+});
