@@ -1,0 +1,96 @@
+// What every JavaScript measurement child shares with the others (the Python peer mirrors
+// it): the spec it is given, the timing rule, the corpus and char-rnn's batch layout.
+import { readFileSync } from 'node:fs';
+
+/** The single `--spec JSON` argument run.mjs passes to every child. */
+export function readSpec(argv = process.argv.slice(2)) {
+  const i = argv.indexOf('--spec');
+  if (i < 0 || !argv[i + 1]) throw new Error('usage: --spec JSON (this script is run by bench/run.mjs)');
+  return JSON.parse(argv[i + 1]);
+}
+
+/** Prints the one JSON line run.mjs reads, and exits. */
+export function report(result) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** A child that cannot run says why on its last line and exits 2, so run.mjs can list it as not run. */
+export function notRun(reason) {
+  process.stdout.write(`${JSON.stringify({ notRun: reason })}\n`);
+  process.exit(2);
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * The timing rule, identical in every child: up to `warmup` untimed iterations (fewer when
+ * they alone would eat a quarter of the cap), then timed ones until `iters` are done, or
+ * until `cap` seconds of timed work once `minIters` are done — so a very slow peer still
+ * finishes, and the table says how few iterations its median rests on.
+ * `step` returns its own duration in seconds when it measures itself, else it is timed here.
+ */
+export async function timeIterations(step, { warmup, iters, minIters, cap }) {
+  let warm = 0, warmSecs = 0;
+  while (warm < warmup) {
+    warmSecs += await timed(step);
+    warm++;
+    if (warmSecs > cap / 4) break;
+  }
+  const secs = [];
+  let total = 0;
+  while (secs.length < iters && !(total >= cap && secs.length >= minIters)) {
+    const s = await timed(step);
+    secs.push(s);
+    total += s;
+  }
+  return { median: median(secs), n: secs.length, warmup: warm, secs };
+}
+
+async function timed(step) {
+  const t0 = performance.now();
+  const own = await step();
+  return typeof own === 'number' ? own : (performance.now() - t0) / 1000;
+}
+
+/** The corpus as ids over its sorted code points, as our vocabulary numbers them. */
+export function loadCorpus(path) {
+  const text = readFileSync(path, 'utf8');
+  const chars = [...new Set(text)].sort((a, b) => a.codePointAt(0) - b.codePointAt(0));
+  const index = new Map(chars.map((c, i) => [c, i]));
+  const ids = Int32Array.from(text, (c) => index.get(c));
+  return { ids, vocab: chars.length };
+}
+
+/**
+ * char-rnn's layout: the training text cut into `batch` contiguous streams; batch i is the
+ * next `seq` characters of each stream, targets shifted by one. Fills x and y ([batch·seq],
+ * batch-major, as Keras-style [B, T] inputs want).
+ */
+export function batcher(ids, batch, seq) {
+  const perStream = Math.floor((ids.length - 1) / batch);
+  const count = Math.floor(perStream / seq);
+  return (i, x, y) => {
+    const off = (i % count) * seq;
+    for (let b = 0; b < batch; b++) {
+      const base = b * perStream + off;
+      for (let t = 0; t < seq; t++) {
+        x[b * seq + t] = ids[base + t];
+        y[b * seq + t] = ids[base + t + 1];
+      }
+    }
+  };
+}
+
+/** Inverse-CDF draw from probabilities p[0..V) with a uniform u. */
+export function draw(p, u) {
+  let acc = 0;
+  for (let i = 0; i < p.length; i++) {
+    acc += p[i];
+    if (u < acc) return i;
+  }
+  return p.length - 1;
+}

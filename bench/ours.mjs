@@ -1,0 +1,85 @@
+// Our side of one measurement, in its own process so that /usr/bin/time sees only it:
+// training speed through the library's own train() loop, or sampling speed through sampleIds().
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { readSpec, report, notRun, timeIterations } from './lib/common.mjs';
+
+const spec = readSpec();
+const root = process.cwd();
+const indexJs = resolve(root, 'dist/src/index.js');
+if (!existsSync(indexJs)) notRun('dist/src/index.js is missing: build first (npx tsc -p .)');
+const lib = await import(pathToFileURL(indexJs).href);
+
+const { backend, backendNote } = await openBackend(spec.backend);
+const text = readFileSync(spec.data, 'utf8');
+// The 90/10 split of the quality runs; validation never runs here (see evalEvery below).
+const corpus = lib.Corpus.fromText(text, { valFrac: 0.1 });
+const c = spec.config;
+const model = lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, corpus.vocab.size, 123);
+// What a backend says of itself (a kernel flavour, a thread count) goes into the table's label.
+const detail = Object.fromEntries(['flavor', 'threads'].filter((k) => ['string', 'number'].includes(typeof backend[k])).map((k) => [k, backend[k]]));
+const info = { impl: 'ours', backend: backend.name, ...detail, backendNote, vocab: corpus.vocab.size, params: model.layout.total };
+
+if (spec.measure === 'train') {
+  const opts = {
+    batch: c.batch, seq: c.seq, maxIters: spec.warmup + spec.iters + 1,
+    // Evaluation is not part of an iteration: it must never run inside the timed loop.
+    evalEvery: 2 ** 31 - 1, sampleEvery: 0, seed: 123,
+  };
+  const events = lib.train(model, corpus, opts)[Symbol.asyncIterator]();
+  let lastLoss = NaN;
+  // The loop times each iteration itself (batch fill, forward, backward, clamp, optimiser
+  // step) and leaves out the yield to the event loop that follows it.
+  const step = async () => {
+    for (;;) {
+      const { value, done } = await events.next();
+      if (done) throw new Error('training stopped before the measurement finished');
+      if (value.type === 'iteration') {
+        lastLoss = value.loss;
+        return (c.batch * c.seq) / value.charsPerSec;
+      }
+      if (value.type === 'done') throw new Error(`training stopped: ${value.message}`);
+    }
+  };
+  const t = await timeIterations(step, spec);
+  // Ending the stream here skips the final validation and checkpoint of a finished run.
+  await events.return(undefined);
+  report({ ...info, measure: 'train', secsPerIter: t.median, n: t.n, warmup: t.warmup, secs: t.secs, lastLoss });
+} else if (spec.measure === 'sample') {
+  let seed = 1;
+  const generate = async (length) => {
+    let n = 0;
+    for await (const ids of lib.sampleIds(model, corpus.vocab, { length, seed: seed++ })) n += ids.length;
+    if (n !== length) throw new Error(`sampled ${n} characters, expected ${length}`);
+  };
+  await generate(spec.warmupLength);
+  const t = await timeIterations(() => generate(spec.length), { ...spec, warmup: 0 });
+  report({ ...info, measure: 'sample', secsPerRun: t.median, length: spec.length, n: t.n, warmup: 1, secs: t.secs });
+} else {
+  throw new Error(`unknown measure ${spec.measure}`);
+}
+
+// 'wasm' lives in the Node-only entry (it compiles WebAssembly and starts workers); until
+// that entry exists the measurement is refused rather than silently run on js.
+async function openBackend(name) {
+  if (name === 'js') return { backend: new lib.JsBackend(), backendNote: '' };
+  const entry = resolve(root, 'dist/src/node/backend.js');
+  let why;
+  if (!existsSync(entry)) why = 'the wasm backend is not built (dist/src/node/backend.js is missing)';
+  else {
+    try {
+      const mod = await import(pathToFileURL(entry).href);
+      if (typeof mod.createBackend !== 'function') why = 'the wasm backend is not built (dist/src/node/backend.js has no createBackend)';
+      else return { backend: await mod.createBackend('wasm'), backendNote: '' };
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      why = /wasm backend/.test(msg) ? msg : `the wasm backend failed to start: ${msg}`;
+    }
+  }
+  if (name === 'auto') return { backend: new lib.JsBackend(), backendNote: `auto fell back to js: ${why}` };
+  notRun(why);
+}
+
+// A backend's worker threads would otherwise keep the process (and its RSS) alive.
+process.exit(0);
