@@ -93,7 +93,7 @@ const backendOf = async (flavor: WasmFlavor): Promise<WasmBackend> =>
 
 const corpusText = (await resolveCorpusText('mobydick')).text.slice(0, 30_000);
 
-const CELL_TOL = 2e-6; // f64 gate math both sides; tanh/exp implementations may differ by an ulp
+const CELL_TOL = 2e-6; // f32 gates within 2.4 ulps (tight bounds: the accuracy test below), f32 arithmetic
 
 for (const [flavor, skip] of flavors) {
   const t = (name: string, fn: () => Promise<void>): void => { test(`wasm ${flavor}: ${name}`, { skip }, fn); };
@@ -195,6 +195,61 @@ for (const [flavor, skip] of flavors) {
       const hy = p.f(n), dy = p.f(n), dp = p.f(n);
       p.run((be, s) => be.tanhBackward(s(hy), s(dy), s(dp), n));
       await p.same(dp, `tanhBackward ${n}`);
+    }
+  });
+
+  // The vector exp, sigmoid and tanh (assembly/math.ts) through the cells, over [−30, 30] and
+  // past saturation, with tails. ε = 2⁻²⁴, so an ulp is at most 2ε relative. A gate is within
+  // 2.4 ulps of exact (measured over every 61st f32 up to |x| = 120, at most 3ε relative: σ
+  // 1.8e-7, tanh 1.5e-7, 1 − tanh² 1.3e-7); the reference's one rounding adds half an ulp: 6ε. c = f·cPrev + i·g adds three roundings to
+  // its two gates' errors, relative to the terms' sizes as the sum may cancel: 12ε. h = o·tanh(c)
+  // has two gates and a rounding on top of tanh's sensitivity to c's error (1 − tanh² ≤ 1): 14ε.
+  // Where the reference saturates to 0 or ±1 the result must be exactly that.
+  t('cell gates are within a few ulps of exact over [−30, 30] and saturate exactly', async () => {
+    const p = new Pair(await backendOf(flavor));
+    const eps = 2 ** -24, B = 2, H = 1001, n = B * H;
+    const span = (m: number, lo: number, hi: number, k: number): Float32Array => {
+      const x = new Float32Array(m).map((_, i) => lo + (hi - lo) * ((i * k) % m) / (m - 1)); // shuffled grid
+      x.set([0, -0, 1e-20, -1e-20, 60, -60, 1e4, -1e4, 1e38, -1e38], k % 97);
+      return x;
+    };
+    const preData = span(4 * n, -30, 30, 7919), cPrevData = span(n, -30, 30, 613);
+    const pre = p.of(preData), cPrev = p.of(cPrevData), act = p.f(4 * n), c = p.f(n), h = p.f(n);
+    p.run((be, s) => be.lstmStep(s(pre), s(cPrev), s(act), s(c), s(h), B, H));
+    const get = async (t: Twin): Promise<[Float32Array, Float32Array]> => [
+      (await p.js.download(slice(t.js.buf))).subarray(LEAD, LEAD + t.n),
+      (await p.wasm.download(slice(t.wasm.buf))).subarray(LEAD, LEAD + t.n)];
+    const check = (label: string, i: number, want: number, got: number, bound: number): void => {
+      const saturated = want === 0 || Math.abs(want) === 1;
+      if (saturated ? !Object.is(got, want) && !(want === 0 && got === 0) : !(Math.abs(got - want) <= bound)) {
+        assert.fail(`${label}[${i}]: js ${want} wasm ${got}, bound ${bound}`);
+      }
+    };
+    const [aj, aw] = await get(act), [cj, cw] = await get(c), [hj, hw] = await get(h);
+    const sech2 = (x: number): number => 1 / Math.cosh(x) ** 2;
+    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) {
+      const r = b * 4 * H + j, u = b * H + j;
+      for (let q = 0; q < 4; q++) check(`act gate ${q}`, u, aj[r + q * H], aw[r + q * H], 6 * eps * Math.abs(aj[r + q * H]));
+      const [i, f, g, o] = [aj[r], aj[r + H], aj[r + 2 * H], aj[r + 3 * H]];
+      const cBound = 12 * eps * (Math.abs(f * cPrevData[u]) + Math.abs(i * g));
+      check('c', u, cj[u], cw[u], cBound);
+      check('h', u, hj[u], hw[u], 14 * eps * Math.abs(hj[u]) + Math.abs(o) * sech2(cj[u]) * cBound);
+    }
+
+    // The backward's tanh(c) and 1 − tanh²(c), with the js forward's outputs on both sides: the
+    // o gate's gradient dh·tanh(c)·o(1 − o) is a product, 5ε beyond tanh's; dc = dct·f sums
+    // dc and dh·o·(1 − tanh²(c)), so relative to the terms' sizes.
+    p.wasm.upload(slice(act.wasm.buf), await p.js.download(slice(act.js.buf)));
+    p.wasm.upload(slice(c.wasm.buf), await p.js.download(slice(c.js.buf)));
+    const dh = p.f(n), dc = p.f(n), dcIn = await p.js.download(slice(dc.js.buf)), dpre = p.f(4 * n);
+    const dhData = (await p.js.download(slice(dh.js.buf))).subarray(LEAD, LEAD + n);
+    p.run((be, s) => be.lstmStepBackward(s(act), s(c), s(cPrev), s(dh), s(dc), s(dpre), B, H));
+    const [dj, dw] = await get(dpre), [dcj, dcw] = await get(dc);
+    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) {
+      const r = b * 4 * H + j, u = b * H + j, f = aj[r + H], o = aj[r + 3 * H];
+      check('dpre o', u, dj[r + 3 * H], dw[r + 3 * H], 11 * eps * Math.abs(dj[r + 3 * H]));
+      const terms = Math.abs(dcIn[LEAD + u]) + Math.abs(dhData[u] * o) * sech2(cj[u]);
+      check('dc', u, dcj[u], dcw[u], 10 * eps * Math.abs(f) * terms);
     }
   });
 
