@@ -1,10 +1,12 @@
-// The reference engine against PyTorch: logits, loss, every parameter gradient and the
-// final state of 2-layer RNN, LSTM and GRU models equal torch.nn's (fixtures made by
+// Every backend against PyTorch: logits, loss, every parameter gradient and the final
+// state of 2-layer RNN, LSTM and GRU models equal torch.nn's (fixtures made by
 // test/fixtures/make_parity.py) within 1e-5 of each tensor's largest magnitude.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { JsBackend } from '../src/backend/js/index.js';
+import type { Backend } from '../src/backend/backend.js';
+import { loadWasmBackend } from '../src/node/wasm.js';
 import { CharLM } from '../src/model/charlm.js';
 import type { CellType } from '../src/model/config.js';
 
@@ -27,9 +29,15 @@ function close(name: string, actual: ArrayLike<number>, expected: number[]): voi
 }
 
 assert.equal(fixtures.cases.length, 9);
-for (const c of fixtures.cases) {
-  test(`${c.name} matches PyTorch`, async () => {
-    const be = new JsBackend();
+const backends: [string, () => Promise<Backend>][] = [
+  ['js', async () => new JsBackend()],
+  ['wasm simd', () => loadWasmBackend({ flavor: 'simd' })],
+  ['wasm relaxed', () => loadWasmBackend({ flavor: 'relaxed' })],
+];
+
+for (const [backend, make] of backends) for (const c of fixtures.cases) {
+  test(`${backend}: ${c.name} matches PyTorch`, async () => {
+    const be = await make();
     const m = new CharLM(be, { model: c.model, layers: c.layers, hidden: c.hidden, embedding: c.embedding, dropout: 0 }, c.vocab);
     m.importParams(new Map(Object.entries(c.params).map(([k, v]) => [k, Float32Array.from(v)])));
     const initial = () => {
