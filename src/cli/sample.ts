@@ -16,6 +16,7 @@ interface SampleFlags {
   seed: number;
   count: number;
   backend: string;
+  threads?: number;
 }
 
 const SEPARATOR = '----';
@@ -34,6 +35,7 @@ export function registerSample(program: Command): void {
     .option('--seed <n>', 'random seed: the same seed gives the same text', intArg, d.seed)
     .option('--count <n>', 'independent samples, generated in parallel', intArg, d.count)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
+    .option('--threads <n>', 'worker threads for the wasm backend (default: all cores)', intArg)
     .action(async (path: string, flags: SampleFlags) => {
       await runSample(path, flags);
     });
@@ -41,7 +43,7 @@ export function registerSample(program: Command): void {
 
 async function runSample(path: string, f: SampleFlags): Promise<void> {
   const ck = await readCheckpoint(path);
-  const model = modelFromCheckpoint(await createBackend(f.backend), ck);
+  const model = modelFromCheckpoint(await createBackend(f.backend, { threads: f.threads }), ck);
   const opts: SampleOptions = { length: f.length, temperature: f.temperature, prime: f.prime, argmax: f.argmax === true,
     topK: f.topK, seed: f.seed, count: f.count };
   if (f.count > 1) {

@@ -68,7 +68,7 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   const warn = (message: string): void => { if (!flags.quiet) process.stderr.write(`charrnn: warning: ${message}\n`); };
   const plan = await planTraining(source, flags, (k) => cmd.getOptionValueSource(k) === 'cli', warn);
   const { config, options, start } = plan;
-  const backend = await createBackend(flags.backend);
+  const backend = await createBackend(flags.backend, { threads: flags.threads });
 
   const opened = await openCorpus(plan.corpus.source, plan.corpus);
   const { corpus } = opened;

@@ -4,7 +4,12 @@ import type { Backend } from '../backend/backend.js';
 import { JsBackend } from '../backend/js/index.js';
 import { loadWasmBackend } from './wasm.js';
 
-export async function createBackend(name: string = 'auto'): Promise<Backend> {
+export interface CreateBackendOptions {
+  /** Threads for the wasm backend, the calling one included (default: every core); js ignores it. */
+  threads?: number;
+}
+
+export async function createBackend(name: string = 'auto', opts: CreateBackendOptions = {}): Promise<Backend> {
   switch (name) {
     case 'js':
       return new JsBackend();
@@ -12,7 +17,7 @@ export async function createBackend(name: string = 'auto'): Promise<Backend> {
     // fix, not a reason to fall back silently to a backend many times slower.
     case 'auto':
     case 'wasm':
-      return loadWasmBackend();
+      return loadWasmBackend({ threads: opts.threads });
     case 'webgpu':
       throw new UserError('the webgpu backend is not available in this build (use --backend wasm or js)');
     default:

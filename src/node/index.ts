@@ -1,6 +1,6 @@
 // What only Node has, for library users: backends by name, corpora from files and
 // built-in datasets, checkpoint files. Import as 'charrnn/node'.
-export { createBackend } from './backend.js';
+export { createBackend, type CreateBackendOptions } from './backend.js';
 export { loadWasmBackend } from './wasm.js';
 export { openCorpus, resolveCorpusText, listDatasets } from './datasets.js';
 export { loadTextFile, loadCorpusFile } from './corpus-file.js';

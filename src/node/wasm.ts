@@ -1,15 +1,19 @@
 // Loads the compiled WebAssembly kernels from the package's build/wasm/ and picks the
 // flavour this engine runs: relaxed SIMD where it validates, plain SIMD otherwise.
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { UserError } from '../errors.js';
 import { WasmBackend, type WasmBackendOptions } from '../backend/wasm/index.js';
+import { spawnNodeWorker } from './wasm-workers.js';
 
 export type WasmFlavor = 'simd' | 'relaxed';
 
-export interface LoadWasmOptions extends WasmBackendOptions {
+export interface LoadWasmOptions extends Omit<WasmBackendOptions, 'spawnWorker'> {
   /** Forces a flavour; otherwise $CHARRNN_WASM, otherwise the best the engine validates. */
   flavor?: WasmFlavor;
+  /** Threads that run kernels, the calling one included; default: every core. */
+  threads?: number;
 }
 
 // This file runs as dist/src/node/wasm.js; the build writes to <package>/build/wasm/.
@@ -66,8 +70,12 @@ export async function loadWasmModule(flavor?: WasmFlavor): Promise<{ module: Web
   return { module: await module, flavor: chosen };
 }
 
-/** A wasm backend with its own memory, running the best kernels this engine supports. */
+/**
+ * A wasm backend with its own memory, running the best kernels this engine supports on
+ * `threads` threads (default: every core).
+ */
 export async function loadWasmBackend(opts: LoadWasmOptions = {}): Promise<WasmBackend> {
   const { module } = await loadWasmModule(opts.flavor);
-  return WasmBackend.create(module, opts);
+  const threads = opts.threads ?? availableParallelism();
+  return WasmBackend.create(module, { ...opts, threads, spawnWorker: spawnNodeWorker });
 }

@@ -1,60 +1,36 @@
 // The WebAssembly backend: kernels compiled from assembly/ run over one linear memory that
 // this class owns and imports into the module. Buffers are ranges of that memory handed out
 // by a bump allocator (models allocate once), and every call passes byte addresses, so the
-// module keeps no state of its own and the memory can later be shared with worker threads.
+// module keeps no state of its own and any number of threads can run it over the same memory:
+// with threads > 1, matrix products and the larger elementwise kernels are split between the
+// calling thread and worker threads (threads.ts).
 import type { Backend, Buf, Slice } from '../backend.js';
 import { UserError } from '../../errors.js';
+import { kernelsOf, type Kernels } from './kernels.js';
+import { KernelPool, MAX_THREADS, type SpawnWorker } from './threads.js';
 
-/** The module's exports, as assembly/index.ts declares them (addresses are byte offsets). */
-interface Kernels {
-  heapBase(): number;
-  gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number,
-    a: number, b: number, beta: number, c: number, pack: number): void;
-  gemmScratchBytes(M: number, N: number, K: number): number;
-  addBias(out: number, b: number, N: number, G: number): void;
-  sumRows(db: number, dout: number, N: number, G: number): void;
-  gatherCols(out: number, w: number, ids: number, N: number, G: number, V: number): void;
-  scatterAddCols(dw: number, dout: number, ids: number, N: number, G: number, V: number): void;
-  gatherRows(out: number, table: number, ids: number, N: number, E: number): void;
-  scatterAddRows(dtable: number, dout: number, ids: number, N: number, E: number): void;
-  lstmStep(pre: number, cPrev: number, act: number, c: number, h: number, B: number, H: number): void;
-  lstmStepBackward(act: number, c: number, cPrev: number, dh: number, dc: number, dpre: number, B: number, H: number): void;
-  gruStep(xi: number, hh: number, hPrev: number, act: number, h: number, B: number, H: number): void;
-  gruStepBackward(act: number, hh: number, hPrev: number, dh: number, dxi: number, dhh: number, dhPrev: number,
-    B: number, H: number): void;
-  tanhForward(pre: number, h: number, n: number): void;
-  tanhBackward(h: number, dh: number, dpre: number, n: number): void;
-  dropout(x: number, mask: number, n: number, p: number, seed: number, stream: number): void;
-  mul(x: number, m: number, n: number): void;
-  softmaxXent(logits: number, targets: number, losses: number, dlogits: number, N: number, V: number, gradScale: number): void;
-  softmax(logits: number, probs: number, N: number, V: number, temperature: number): void;
-  rmsprop(p: number, g: number, cache: number, n: number, lr: number, decay: number, eps: number): void;
-  adam(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
-    eps: number, c1: number, c2: number): void;
-  adagrad(p: number, g: number, cache: number, n: number, lr: number, eps: number): void;
-  sumSquares(x: number, n: number, out: number): void;
-  clipByNorm(x: number, n: number, sumsq: number, maxNorm: number): void;
-  clamp(x: number, n: number, lo: number, hi: number): void;
-  scale(x: number, n: number, alpha: number): void;
-  fill(x: number, n: number, value: number): void;
-  copy(dst: number, src: number, n: number): void;
-  hash3(seed: number, stream: number, index: number): number;
-}
-
-const kernelNames: (keyof Kernels)[] = [
-  'heapBase', 'gemm', 'gemmScratchBytes', 'addBias', 'sumRows', 'gatherCols', 'scatterAddCols', 'gatherRows',
-  'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'gruStep', 'gruStepBackward', 'tanhForward', 'tanhBackward',
-  'dropout', 'mul', 'softmaxXent', 'softmax', 'rmsprop', 'adam', 'adagrad', 'sumSquares', 'clipByNorm', 'clamp',
-  'scale', 'fill', 'copy', 'hash3',
-];
+export { kernelNames, type Kernels } from './kernels.js';
+export { KernelPool, runKernelWorker, webWorkerSpawner, type SpawnWorker, type WorkerHandle, type WorkerInit } from './threads.js';
 
 const PAGE = 65536;
 const ALIGN = 64; // a cache line: no two buffers share one, which matters once threads write them
 const MAX_PAGES = 65536; // what 32-bit addresses reach
 
+// Below these sizes a kernel runs on the calling thread: a split costs a few microseconds of
+// hand-off, and more when the workers have gone to sleep.
+const GEMM_SPLIT_WORK = 1 << 17; // multiply-adds, ≈ 20 µs on one core
+const GEMM_MIN_SHARE = 16; // rows or columns: at least a few register blocks each
+const MAP_MIN_SHARE = 1 << 15; // elements of an elementwise kernel per share
+const MAP_ALIGN = 16; // a cache line of floats: shares never write the same line
+const CELL_MIN_SHARE = 2048; // cell updates per share (rows × hidden)
+
 export interface WasmBackendOptions {
   /** Upper bound on the memory in 64 KiB pages (default 65536 = 4 GiB); browsers may want less. */
   maximumPages?: number;
+  /** Threads that run kernels, the calling one included (default 1); more than 1 needs spawnWorker. */
+  threads?: number;
+  /** Starts a worker thread (Node: src/node/wasm-workers.ts; browsers: webWorkerSpawner). */
+  spawnWorker?: SpawnWorker;
 }
 
 export class WasmBuf implements Buf {
@@ -66,8 +42,10 @@ export class WasmBackend implements Backend {
   private f32: Float32Array;
   private i32: Int32Array;
   private top: number; // the next free byte
-  private pack = 0; // gemm's scratch
-  private packBytes = 0;
+  private pack = 0; // gemm's scratch: one area per thread, packStride bytes apart
+  private packStride = 0;
+  private pool: KernelPool | null = null;
+  private disposed = false;
 
   private constructor(readonly memory: WebAssembly.Memory, private readonly k: Kernels, private readonly maxPages: number) {
     this.top = roundUp(k.heapBase(), ALIGN);
@@ -81,7 +59,31 @@ export class WasmBackend implements Backend {
     const maximum = Math.min(opts.maximumPages ?? MAX_PAGES, MAX_PAGES);
     const memory = new WebAssembly.Memory({ initial: 32, maximum, shared: true });
     const instance = await WebAssembly.instantiate(mod, { env: { memory } });
-    return new WasmBackend(memory, kernelsOf(instance), maximum);
+    const be = new WasmBackend(memory, kernelsOf(instance), maximum);
+    const threads = opts.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      throw new UserError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+    }
+    if (threads > 1) {
+      if (!opts.spawnWorker) throw new TypeError('a wasm backend with threads > 1 needs a spawnWorker');
+      be.pool = await KernelPool.start(be.k, mod, memory, threads, opts.spawnWorker);
+    }
+    return be;
+  }
+
+  /** Threads that run kernels, the calling one included. */
+  get threads(): number { return this.pool && !this.disposed ? this.pool.threads : 1; }
+
+  /** Kernel calls split between threads so far (tests and benchmarks check that splits happen). */
+  get splitCount(): number { return this.pool?.jobs ?? 0; }
+
+  /**
+   * Stops the worker threads; kernels then run on the calling thread only. Workers never keep a
+   * Node process alive, so this matters only to hosts that keep running after training.
+   */
+  dispose(): void {
+    this.disposed = true;
+    this.pool?.close();
   }
 
   alloc(length: number): Buf { return this.allocate(length, false); }
@@ -108,19 +110,66 @@ export class WasmBackend implements Backend {
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
     alpha: number, A: Slice, B: Slice, beta: number, C: Slice): void {
-    const need = this.k.gemmScratchBytes(M, N, K);
-    if (need > this.packBytes) {
-      // Sized for the largest product seen; models run the same few shapes every step.
-      this.pack = this.reserve(need);
-      this.packBytes = need;
+    const tA = transA ? 1 : 0, tB = transB ? 1 : 0;
+    const a = this.f(A), b = this.f(B), c = this.f(C);
+    const pool = this.pool;
+    if (pool && M * N * K >= GEMM_SPLIT_WORK && M > 0 && N > 0) {
+      // Split the larger side of C, so that the operand every share must pack whole is the
+      // smaller one. Every element of C is still computed by the same code over the same K
+      // blocks, so the result is the one-thread result bit for bit. Shares are whole register
+      // blocks (4 rows, 8 columns); a product with one row is a matrix-vector product that
+      // groups columns by 3 and 8, hence 24.
+      const rows = M >= N && M > 1;
+      const parts = rows ? pool.plan(M, 4, GEMM_MIN_SHARE) : pool.plan(N, M === 1 ? 24 : 8, GEMM_MIN_SHARE);
+      if (parts > 1) {
+        const lda = transA ? M : K, ldb = transB ? K : N;
+        const stride = rows ? this.gemmScratch(pool.largest, N, K) : this.gemmScratch(M, pool.largest, K);
+        pool.begin('gemmLd').arg(tA).arg(tB).arg(M).arg(N).arg(K).arg(alpha);
+        if (rows) {
+          pool.arg(a, transA ? 4 : 4 * lda).arg(lda).arg(b).arg(ldb).arg(beta).arg(c, 4 * N);
+        } else {
+          pool.arg(a).arg(lda).arg(b, transB ? 4 * ldb : 4).arg(ldb).arg(beta).arg(c, 4);
+        }
+        pool.arg(N).arg(this.pack, 0, stride).run(rows ? 2 : 3);
+        return;
+      }
     }
-    this.k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, this.f(A), this.f(B), beta, this.f(C), this.pack);
+    this.gemmScratch(M, N, K);
+    this.k.gemm(tA, tB, M, N, K, alpha, a, b, beta, c, this.pack);
   }
 
-  addBias(out: Slice, b: Slice, N: number, G: number): void { this.k.addBias(this.f(out), this.f(b), N, G); }
+  /** Ensures every thread has scratch for a product of this shape; returns the per-thread stride. */
+  private gemmScratch(M: number, N: number, K: number): number {
+    const need = roundUp(this.k.gemmScratchBytes(M, N, K), ALIGN);
+    if (need > this.packStride) {
+      // Sized for the largest product seen; models run the same few shapes every step.
+      this.pack = this.reserve(need * (this.pool?.threads ?? 1));
+      this.packStride = need;
+    }
+    return this.packStride;
+  }
+
+  /** Plans an elementwise split of n floats, or returns null to run on this thread. */
+  private mapPlan(n: number, minShare = MAP_MIN_SHARE): KernelPool | null {
+    const pool = this.pool;
+    return pool && pool.plan(n, MAP_ALIGN, minShare) > 1 ? pool : null;
+  }
+  /** Plans a split of B rows of H cell updates each, or returns null to run on this thread. */
+  private rowPlan(B: number, H: number, minShare = CELL_MIN_SHARE): KernelPool | null {
+    const pool = this.pool;
+    return pool && pool.plan(B, 1, Math.ceil(minShare / Math.max(H, 1))) > 1 ? pool : null;
+  }
+
+  addBias(out: Slice, b: Slice, N: number, G: number): void {
+    const pool = this.rowPlan(N, G, MAP_MIN_SHARE);
+    if (pool) pool.begin('addBias').arg(this.f(out), 4 * G).arg(this.f(b)).arg(N).arg(G).run(2);
+    else this.k.addBias(this.f(out), this.f(b), N, G);
+  }
   sumRows(db: Slice, dout: Slice, N: number, G: number): void { this.k.sumRows(this.f(db), this.f(dout), N, G); }
   gatherCols(out: Slice, w: Slice, ids: Slice, N: number, G: number, V: number): void {
-    this.k.gatherCols(this.f(out), this.f(w), this.i(ids), N, G, V);
+    const pool = this.rowPlan(N, G, MAP_MIN_SHARE);
+    if (pool) pool.begin('gatherCols').arg(this.f(out), 4 * G).arg(this.f(w)).arg(this.i(ids), 4).arg(N).arg(G).arg(V).run(3);
+    else this.k.gatherCols(this.f(out), this.f(w), this.i(ids), N, G, V);
   }
   scatterAddCols(dw: Slice, dout: Slice, ids: Slice, N: number, G: number, V: number): void {
     this.k.scatterAddCols(this.f(dw), this.f(dout), this.i(ids), N, G, V);
@@ -132,55 +181,123 @@ export class WasmBackend implements Backend {
     this.k.scatterAddRows(this.f(dtable), this.f(dout), this.i(ids), N, E);
   }
 
+  // Cell steps split by batch rows: each row of every operand is independent of the others.
   lstmStep(pre: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, B: number, H: number): void {
-    this.k.lstmStep(this.f(pre), this.f(cPrev), this.f(act), this.f(c), this.f(h), B, H);
+    const pool = this.rowPlan(B, H), r = 4 * H, g = 16 * H;
+    if (pool) {
+      pool.begin('lstmStep').arg(this.f(pre), g).arg(this.f(cPrev), r).arg(this.f(act), g).arg(this.f(c), r)
+        .arg(this.f(h), r).arg(B).arg(H).run(5);
+    } else {
+      this.k.lstmStep(this.f(pre), this.f(cPrev), this.f(act), this.f(c), this.f(h), B, H);
+    }
   }
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
-    this.k.lstmStepBackward(this.f(act), this.f(c), this.f(cPrev), this.f(dh), this.f(dc), this.f(dpre), B, H);
+    const pool = this.rowPlan(B, H), r = 4 * H, g = 16 * H;
+    if (pool) {
+      pool.begin('lstmStepBackward').arg(this.f(act), g).arg(this.f(c), r).arg(this.f(cPrev), r).arg(this.f(dh), r)
+        .arg(this.f(dc), r).arg(this.f(dpre), g).arg(B).arg(H).run(6);
+    } else {
+      this.k.lstmStepBackward(this.f(act), this.f(c), this.f(cPrev), this.f(dh), this.f(dc), this.f(dpre), B, H);
+    }
   }
   gruStep(xi: Slice, hh: Slice, hPrev: Slice, act: Slice, h: Slice, B: number, H: number): void {
-    this.k.gruStep(this.f(xi), this.f(hh), this.f(hPrev), this.f(act), this.f(h), B, H);
+    const pool = this.rowPlan(B, H), r = 4 * H, g = 12 * H;
+    if (pool) {
+      pool.begin('gruStep').arg(this.f(xi), g).arg(this.f(hh), g).arg(this.f(hPrev), r).arg(this.f(act), g)
+        .arg(this.f(h), r).arg(B).arg(H).run(5);
+    } else {
+      this.k.gruStep(this.f(xi), this.f(hh), this.f(hPrev), this.f(act), this.f(h), B, H);
+    }
   }
   gruStepBackward(act: Slice, hh: Slice, hPrev: Slice, dh: Slice, dxi: Slice, dhh: Slice, dhPrev: Slice,
     B: number, H: number): void {
-    this.k.gruStepBackward(this.f(act), this.f(hh), this.f(hPrev), this.f(dh), this.f(dxi), this.f(dhh),
-      this.f(dhPrev), B, H);
+    const pool = this.rowPlan(B, H), r = 4 * H, g = 12 * H;
+    if (pool) {
+      pool.begin('gruStepBackward').arg(this.f(act), g).arg(this.f(hh), g).arg(this.f(hPrev), r).arg(this.f(dh), r)
+        .arg(this.f(dxi), g).arg(this.f(dhh), g).arg(this.f(dhPrev), r).arg(B).arg(H).run(7);
+    } else {
+      this.k.gruStepBackward(this.f(act), this.f(hh), this.f(hPrev), this.f(dh), this.f(dxi), this.f(dhh),
+        this.f(dhPrev), B, H);
+    }
   }
-  tanhForward(pre: Slice, h: Slice, n: number): void { this.k.tanhForward(this.f(pre), this.f(h), n); }
+  tanhForward(pre: Slice, h: Slice, n: number): void {
+    const pool = this.mapPlan(n, CELL_MIN_SHARE);
+    if (pool) pool.begin('tanhForward').arg(this.f(pre), 4).arg(this.f(h), 4).arg(n).run(2);
+    else this.k.tanhForward(this.f(pre), this.f(h), n);
+  }
   tanhBackward(h: Slice, dh: Slice, dpre: Slice, n: number): void {
-    this.k.tanhBackward(this.f(h), this.f(dh), this.f(dpre), n);
+    const pool = this.mapPlan(n, CELL_MIN_SHARE);
+    if (pool) pool.begin('tanhBackward').arg(this.f(h), 4).arg(this.f(dh), 4).arg(this.f(dpre), 4).arg(n).run(3);
+    else this.k.tanhBackward(this.f(h), this.f(dh), this.f(dpre), n);
   }
 
   dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void {
     this.k.dropout(this.f(x), this.f(mask), x.length, p, seed, stream);
   }
-  mul(x: Slice, m: Slice): void { this.k.mul(this.f(x), this.f(m), x.length); }
+  mul(x: Slice, m: Slice): void {
+    const pool = this.mapPlan(x.length);
+    if (pool) pool.begin('mul').arg(this.f(x), 4).arg(this.f(m), 4).arg(x.length).run(2);
+    else this.k.mul(this.f(x), this.f(m), x.length);
+  }
 
   softmaxXent(logits: Slice, targets: Slice, losses: Slice, dlogits: Slice, N: number, V: number, gradScale: number): void {
-    this.k.softmaxXent(this.f(logits), this.i(targets), this.f(losses), this.f(dlogits), N, V, gradScale);
+    const pool = this.rowPlan(N, V);
+    if (pool) {
+      pool.begin('softmaxXent').arg(this.f(logits), 4 * V).arg(this.i(targets), 4).arg(this.f(losses), 4)
+        .arg(this.f(dlogits), 4 * V).arg(N).arg(V).arg(gradScale).run(4);
+    } else {
+      this.k.softmaxXent(this.f(logits), this.i(targets), this.f(losses), this.f(dlogits), N, V, gradScale);
+    }
   }
   softmax(logits: Slice, probs: Slice, N: number, V: number, temperature: number): void {
     this.k.softmax(this.f(logits), this.f(probs), N, V, temperature);
   }
 
   rmsprop(p: Slice, g: Slice, cache: Slice, lr: number, decay: number, eps: number): void {
-    this.k.rmsprop(this.f(p), this.f(g), this.f(cache), p.length, lr, decay, eps);
+    const pool = this.mapPlan(p.length);
+    if (pool) {
+      pool.begin('rmsprop').arg(this.f(p), 4).arg(this.f(g), 4).arg(this.f(cache), 4).arg(p.length)
+        .arg(lr).arg(decay).arg(eps).run(3);
+    } else {
+      this.k.rmsprop(this.f(p), this.f(g), this.f(cache), p.length, lr, decay, eps);
+    }
   }
   adam(p: Slice, g: Slice, m: Slice, v: Slice, lr: number, beta1: number, beta2: number, eps: number, step: number): void {
     // The bias corrections are computed here, with the same Math.pow as the reference.
     const c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
-    this.k.adam(this.f(p), this.f(g), this.f(m), this.f(v), p.length, lr, beta1, beta2, eps, c1, c2);
+    const pool = this.mapPlan(p.length);
+    if (pool) {
+      pool.begin('adam').arg(this.f(p), 4).arg(this.f(g), 4).arg(this.f(m), 4).arg(this.f(v), 4).arg(p.length)
+        .arg(lr).arg(beta1).arg(beta2).arg(eps).arg(c1).arg(c2).run(4);
+    } else {
+      this.k.adam(this.f(p), this.f(g), this.f(m), this.f(v), p.length, lr, beta1, beta2, eps, c1, c2);
+    }
   }
   adagrad(p: Slice, g: Slice, cache: Slice, lr: number, eps: number): void {
-    this.k.adagrad(this.f(p), this.f(g), this.f(cache), p.length, lr, eps);
+    const pool = this.mapPlan(p.length);
+    if (pool) {
+      pool.begin('adagrad').arg(this.f(p), 4).arg(this.f(g), 4).arg(this.f(cache), 4).arg(p.length).arg(lr).arg(eps).run(3);
+    } else {
+      this.k.adagrad(this.f(p), this.f(g), this.f(cache), p.length, lr, eps);
+    }
   }
 
   sumSquares(x: Slice, out: Slice): void { this.k.sumSquares(this.f(x), x.length, this.f(out)); }
   clipByNorm(x: Slice, sumsq: Slice, maxNorm: number): void {
-    this.k.clipByNorm(this.f(x), x.length, this.f(sumsq), maxNorm);
+    const pool = this.mapPlan(x.length);
+    if (pool) pool.begin('clipByNorm').arg(this.f(x), 4).arg(x.length).arg(this.f(sumsq)).arg(maxNorm).run(1);
+    else this.k.clipByNorm(this.f(x), x.length, this.f(sumsq), maxNorm);
   }
-  clamp(x: Slice, lo: number, hi: number): void { this.k.clamp(this.f(x), x.length, lo, hi); }
-  scale(x: Slice, alpha: number): void { this.k.scale(this.f(x), x.length, alpha); }
+  clamp(x: Slice, lo: number, hi: number): void {
+    const pool = this.mapPlan(x.length);
+    if (pool) pool.begin('clamp').arg(this.f(x), 4).arg(x.length).arg(lo).arg(hi).run(1);
+    else this.k.clamp(this.f(x), x.length, lo, hi);
+  }
+  scale(x: Slice, alpha: number): void {
+    const pool = this.mapPlan(x.length);
+    if (pool) pool.begin('scale').arg(this.f(x), 4).arg(x.length).arg(alpha).run(1);
+    else this.k.scale(this.f(x), x.length, alpha);
+  }
   fill(x: Slice, value: number): void {
     const b = this.buf(x);
     if (b.int) {
@@ -254,10 +371,3 @@ export class WasmBackend implements Backend {
 }
 
 function roundUp(x: number, a: number): number { return Math.ceil(x / a) * a; }
-
-function kernelsOf(instance: WebAssembly.Instance): Kernels {
-  const e = instance.exports;
-  const missing = kernelNames.filter((n) => typeof e[n] !== 'function');
-  if (missing.length > 0) throw new Error(`the wasm module lacks ${missing.join(', ')}: rebuild it (npm run build)`);
-  return e as unknown as Kernels;
-}
