@@ -18,7 +18,11 @@ const CONFIGS = {
 };
 
 const PEERS = {
-  torch: { label: 'PyTorch', kind: 'python', script: 'peers/torch_lstm.py' },
+  // PyTorch's two thread pools (its own intra-op one and OpenBLAS's) oversubscribe two cores
+  // when both take 2 threads: that ran S at a quarter of the speed here. So the peer runs
+  // each way that does not oversubscribe, and the table shows both.
+  torch: { label: 'PyTorch', kind: 'python', script: 'peers/torch_lstm.py', threads: 2, env: { OPENBLAS_NUM_THREADS: '1' } },
+  'torch-blas': { label: 'PyTorch (BLAS threads)', kind: 'python', script: 'peers/torch_lstm.py', threads: 1, env: { OPENBLAS_NUM_THREADS: '2' } },
   'tfjs-cpu': { label: 'TF.js cpu', kind: 'node', script: 'peers/tfjs.mjs', variant: 'cpu' },
   'tfjs-wasm': { label: 'TF.js wasm', kind: 'node', script: 'peers/tfjs.mjs', variant: 'wasm' },
   'tfjs-node': { label: 'TF.js node', kind: 'node', script: 'peers/tfjs.mjs', variant: 'node' },
@@ -111,16 +115,16 @@ function command(who, spec) {
   return [process.execPath, [script, '--spec', json]];
 }
 
-// Both of PyTorch's thread pools held to the same 2 threads: its OpenMP one, and OpenBLAS's
-// own, which would otherwise size itself to every core of a larger machine.
+// Thread pools held to 2 threads, which they would otherwise size to every core of a larger
+// machine; a peer may narrow them further.
 const childEnv = { ...process.env, OMP_NUM_THREADS: '2', OPENBLAS_NUM_THREADS: '2' };
 
-function runChild(cmd, args_) {
+function runChild(cmd, args_, env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-bench-'));
   const timeFile = join(dir, 'time.txt');
   const [file, argv] = timeBin ? [timeBin, ['-v', '-o', timeFile, cmd, ...args_]] : [cmd, args_];
   return new Promise((done) => {
-    const child = spawn(file, argv, { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { cwd: root, env: { ...childEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '', timedOut = false;
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
@@ -171,7 +175,7 @@ for (const job of jobs) {
   // Ours first, then every peer straight after, so all see the same machine conditions.
   for (const who of [ours, ...peerIds.map((id) => ({ id, ...PEERS[id] }))]) {
     const base = job.measure === 'train' ? TRAIN : SAMPLE;
-    const spec = { measure: job.measure, config: CONFIGS[job.config], data, ...base, backend: who.backend, variant: who.variant, threads: 2 };
+    const spec = { measure: job.measure, config: CONFIGS[job.config], data, ...base, backend: who.backend, variant: who.variant, threads: who.threads ?? 2 };
     const cmd = command(who, spec);
     const tag = `[${++done}/${total}] ${job.config} ${job.measure} · ${who.label}`;
     if (!args.json) process.stderr.write(`${tag} …`);
@@ -179,7 +183,7 @@ for (const job of jobs) {
     let entry;
     if (!cmd) entry = { ok: false, reason: `${python} not found` };
     else {
-      const r = await runChild(...cmd);
+      const r = await runChild(...cmd, who.env);
       const res = r.code === 0 ? lastJson(r.out) : null;
       entry = res && !res.notRun ? { ok: true, result: res, rssKiB: r.rssKiB } : { ok: false, reason: failure(r) };
     }
@@ -203,7 +207,7 @@ const num = (x, digits = 3) => (x >= 1000 ? Math.round(x).toLocaleString('en-US'
 const peerLabel = (r) => {
   const x = r.result;
   if (!x) return r.label;
-  if (x.impl === 'torch') return `PyTorch ${x.version} (${x.threads} threads, ${x.blas})`;
+  if (x.impl === 'torch') return `PyTorch ${x.version} (${x.threads} thread${x.threads === 1 ? '' : 's'}, ${x.blas}${x.blasThreads ? ` ${x.blasThreads} thread${x.blasThreads === '1' ? '' : 's'}` : ''})`;
   if (x.impl === 'tfjs-wasm') return `TF.js ${x.version} wasm (${x.simd ? 'SIMD' : 'no SIMD'}, ${x.threads ? 'threads' : '1 thread'})`;
   if (x.impl?.startsWith('tfjs-')) return `TF.js ${x.version} ${x.backend}`;
   return r.label;

@@ -106,7 +106,8 @@ def main():
     c = spec["config"]
     B, T, H, L = c["batch"], c["seq"], c["hidden"], c["layers"]
     model = CharRNN(V, H, L, c["dropout"])
-    info = {"impl": "torch", "version": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(), "vocab": V,
+    info = {"impl": "torch", "version": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(),
+            "blasThreads": os.environ.get("OPENBLAS_NUM_THREADS"), "vocab": V,
             "params": sum(p.numel() for p in model.parameters())}
 
     if spec["measure"] == "train":
