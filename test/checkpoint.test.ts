@@ -117,3 +117,24 @@ test('divergence stops training and writes no checkpoint after the last good one
   // One checkpoint after each good iteration, none after the one that diverged.
   assert.deepEqual(saved, Array.from({ length: stoppedAt - 1 }, (_, i) => i + 1));
 });
+
+test('training, evaluation and sampling reuse their buffers: backend memory stops growing', async () => {
+  const { loadWasmBackend } = await import('../src/node/wasm.js');
+  const { sampleText } = await import('../src/sample/sample.js');
+  const be = await loadWasmBackend({ threads: 1 });
+  const model = CharLM.create(be, { model: 'lstm', layers: 2, hidden: 8 }, corpus.vocab.size);
+  const used: number[] = [];
+  // The validation split (450 characters) ends in a short chunk, a shape of its own.
+  for await (const e of train(model, corpus, { batch: 4, seq: 8, maxIters: 8, evalEvery: 1, sampleEvery: 1, sampleLength: 5 })) {
+    if (e.type === 'eval') used.push(be.bytesUsed);
+  }
+  assert.equal(used.length, 8);
+  assert.deepEqual(used.slice(2), Array(6).fill(used[1]), `bytes used after each evaluation: ${used.join(', ')}`);
+  // A prime of a new length is a new shape, once.
+  const after = [];
+  for (let i = 0; i < 3; i++) {
+    await sampleText(model, corpus.vocab, { length: 20, prime: 'It was', seed: i });
+    after.push(be.bytesUsed);
+  }
+  assert.deepEqual(after, [after[0], after[0], after[0]]);
+});

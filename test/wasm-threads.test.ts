@@ -4,6 +4,7 @@
 // never keep a process alive.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { checkGemm } from './helpers/gemm-check.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,17 +103,7 @@ for (const [flavor, skip] of flavors) {
         const A = await p.bes[0].download(a[0]), B = await p.bes[0].download(b[0]), C = await p.bes[0].download(c[0]);
         p.run(label, (be, i) => be.gemm(tA, tB, M, N, K, alpha, a[i], b[i], beta, c[i]));
         const got = await p.same(c, label);
-        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-          let s = 0, abs = 0;
-          for (let k = 0; k < K; k++) {
-            const x = tA ? A[k * M + i] : A[i * K + k], y = tB ? B[j * K + k] : B[k * N + j];
-            s += x * y; abs += Math.abs(x * y);
-          }
-          const cij = beta === 0 ? 0 : beta * C[i * N + j];
-          const want = alpha * s + cij;
-          const bound = (K + 4) * 2 ** -23 * (Math.abs(alpha) * abs + Math.abs(cij)) + 1e-30;
-          if (!(Math.abs(got[i * N + j] - want) <= bound)) assert.fail(`${label} [${i},${j}]: ${got[i * N + j]} vs ${want}`);
-        }
+        checkGemm(label, tA, tB, M, N, K, alpha, A, B, beta, C, got);
       }
     }
   });

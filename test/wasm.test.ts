@@ -4,6 +4,7 @@
 // are required to match bit for bit; the rest within a stated tolerance.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { checkGemm } from './helpers/gemm-check.js';
 import { slice, type Backend, type Slice } from '../src/backend/backend.js';
 import { JsBackend } from '../src/backend/js/index.js';
 import { hash3, uniform } from '../src/backend/rng.js';
@@ -114,19 +115,7 @@ for (const [flavor, skip] of flavors) {
         p.wasm.gemm(tA, tB, M, N, K, alpha, a.wasm, b.wasm, beta, c.wasm);
         const got = await p.wasm.download(c.wasm);
         const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta}`;
-        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-          let s = 0, abs = 0;
-          for (let k = 0; k < K; k++) {
-            const x = tA ? A[k * M + i] : A[i * K + k], y = tB ? B[j * K + k] : B[k * N + j];
-            s += x * y; abs += Math.abs(x * y);
-          }
-          const cij = beta === 0 ? 0 : beta * C[i * N + j];
-          const want = alpha * s + cij;
-          // Any f32 summation order is within K·2⁻²⁴ of Σ|terms|; more than that is a wrong product.
-          const bound = (K + 4) * 2 ** -23 * (Math.abs(alpha) * abs + Math.abs(cij)) + 1e-30;
-          const g = got[i * N + j];
-          if (!(Math.abs(g - want) <= bound)) assert.fail(`${label} [${i},${j}]: ${g} vs ${want} (bound ${bound})`);
-        }
+        checkGemm(label, tA, tB, M, N, K, alpha, A, B, beta, C, got);
         // Nothing outside C may change.
         const whole = await p.wasm.download(slice(c.wasm.buf));
         const before = await p.js.download(slice(c.js.buf));

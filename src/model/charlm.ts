@@ -61,6 +61,8 @@ export class CharLM {
   readonly grads: Slice;
   private readonly layers: RecurrentLayer[] = [];
   private readonly workspaces = new Map<string, Workspace>();
+  private readonly states = new Map<string, RecurrentState>();
+  private readonly scratchBufs = new Map<string, Slice>();
 
   constructor(readonly backend: Backend, config: ModelConfig, readonly vocabSize: number) {
     this.config = checkModelConfig({ ...config });
@@ -98,6 +100,26 @@ export class CharLM {
 
   newState(B: number): RecurrentState {
     return new RecurrentState(this.backend, this.config.layers, B, this.config.hidden, this.config.model === 'lstm');
+  }
+
+  /**
+   * A zeroed state kept under `name` for reuse: evaluation and sampling run again and again
+   * during training, and a backend's buffers are never freed.
+   */
+  scratchState(name: string, B: number): RecurrentState {
+    const key = `${name}:${B}`;
+    let s = this.states.get(key);
+    if (!s) this.states.set(key, (s = this.newState(B)));
+    s.reset();
+    return s;
+  }
+
+  /** An f32 buffer kept under `name` for reuse, as scratchState. */
+  scratch(name: string, length: number): Slice {
+    const key = `${name}:${length}`;
+    let s = this.scratchBufs.get(key);
+    if (!s) this.scratchBufs.set(key, (s = slice(this.backend.alloc(length))));
+    return s;
   }
 
   /** Mean cross-entropy of targets given inputs (both time-major [T·B]); state carries on. */

@@ -3,23 +3,26 @@
 import { sub, type Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
+interface Buffers {
+  xi: Slice[]; // [T][B, 3H] x·W_ihᵀ + b_ih; reused for its gradient
+  hh: Slice[]; // [T][B, 3H] h·W_hhᵀ + b_hh
+  dhh: Slice[]; // [T][B, 3H]
+  act: Slice[]; // [T][B, 3H] r, z, n
+  hs: Slice[]; // [T+1][B, H]
+  dhs: Slice[]; // [T][B, H]
+  dh0: Slice; // [B, H] gradient into the initial state, discarded (truncated BPTT)
+}
+
 export class GRULayer extends LayerBase implements RecurrentLayer {
-  private xi: Slice[] = []; // [T][B, 3H] x·W_ihᵀ + b_ih; reused for its gradient
-  private hh: Slice[] = []; // [T][B, 3H] h·W_hhᵀ + b_hh
-  private dhh: Slice[] = []; // [T][B, 3H]
-  private act: Slice[] = []; // [T][B, 3H] r, z, n
-  private hs: Slice[] = []; // [T+1][B, H]
-  private dhs: Slice[] = []; // [T][B, H]
-  private dh0!: Slice; // [B, H] gradient into the initial state, discarded (truncated BPTT)
+  private w!: Buffers;
 
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice {
     const { be, H, G } = this;
-    if (this.shape(T, B)) {
-      this.xi = this.steps(T, G); this.hh = this.steps(T, G); this.dhh = this.steps(T, G);
-      this.act = this.steps(T, G); this.hs = this.steps(T + 1, H);
-      this.dhs = this.steps(T, H); this.dh0 = this.buf(B * H);
-    }
-    const { xi, hh, act, hs } = this;
+    this.w = this.buffers(T, B, () => ({
+      xi: this.steps(T, G), hh: this.steps(T, G), dhh: this.steps(T, G), act: this.steps(T, G),
+      hs: this.steps(T + 1, H), dhs: this.steps(T, H), dh0: this.buf(B * H),
+    }));
+    const { xi, hh, act, hs } = this.w;
     this.input = input;
     be.copy(hs[0], state.h);
     this.project(input, LayerBase.whole(xi), T * B);
@@ -33,11 +36,12 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
   }
 
   backward(dy: Slice, dx: Slice | null): void {
-    const { be, H, G, T, B, xi, hh, dhh, act, hs, dhs } = this;
+    const { be, H, G, T, B } = this;
+    const { xi, hh, dhh, act, hs, dhs, dh0 } = this.w;
     be.copy(LayerBase.whole(dhs), dy);
     for (let t = T - 1; t >= 0; t--) {
-      const dhPrev = t > 0 ? dhs[t - 1] : this.dh0;
-      if (t === 0) be.fill(this.dh0, 0);
+      const dhPrev = t > 0 ? dhs[t - 1] : dh0;
+      if (t === 0) be.fill(dh0, 0);
       be.gruStepBackward(act[t], hh[t], hs[t], dhs[t], xi[t], dhh[t], dhPrev, B, H);
       if (t > 0) be.gemm(false, false, B, H, G, 1, dhh[t], this.p.whh, 1, dhPrev);
     }

@@ -28,6 +28,7 @@ export interface RecurrentLayer {
 export abstract class LayerBase {
   protected T = 0;
   protected B = 0;
+  private readonly cache = new Map<string, unknown>();
   protected input: LayerInput | null = null;
 
   constructor(protected readonly be: Backend, readonly H: number, readonly G: number,
@@ -72,12 +73,20 @@ export abstract class LayerBase {
     return { buf: steps[0].buf, offset: 0, length: steps.length * steps[0].length };
   }
 
-  /** (Re)allocates the sequence buffers only when the shape changes. */
-  protected shape(T: number, B: number): boolean {
-    if (T === this.T && B === this.B) return false;
+  /**
+   * The sequence buffers for a (T, B) shape, made on first use and kept: training, evaluation
+   * and sampling alternate between a few shapes, and a backend's memory is allocated once.
+   */
+  protected buffers<W>(T: number, B: number, make: () => W): W {
     this.T = T;
     this.B = B;
-    return true;
+    const key = `${T}x${B}`;
+    let w = this.cache.get(key) as W | undefined;
+    if (!w) {
+      w = make();
+      this.cache.set(key, w);
+    }
+    return w;
   }
 
   protected buf(length: number): Slice {

@@ -4,22 +4,25 @@
 import { sub, type Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
+interface Buffers {
+  pre: Slice[]; // [T][B, 4H] pre-activations; reused for their gradient
+  act: Slice[]; // [T][B, 4H] gate activations
+  hs: Slice[]; // [T+1][B, H]
+  cs: Slice[]; // [T+1][B, H]
+  dhs: Slice[]; // [T][B, H]
+  dc: Slice; // [B, H]
+}
+
 export class LSTMLayer extends LayerBase implements RecurrentLayer {
-  private pre: Slice[] = []; // [T][B, 4H] pre-activations; reused for their gradient
-  private act: Slice[] = []; // [T][B, 4H] gate activations
-  private hs: Slice[] = []; // [T+1][B, H]
-  private cs: Slice[] = []; // [T+1][B, H]
-  private dhs: Slice[] = []; // [T][B, H]
-  private dc!: Slice; // [B, H]
+  private w!: Buffers;
 
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice {
     const { be, H, G } = this;
-    if (this.shape(T, B)) {
-      this.pre = this.steps(T, G); this.act = this.steps(T, G);
-      this.hs = this.steps(T + 1, H); this.cs = this.steps(T + 1, H);
-      this.dhs = this.steps(T, H); this.dc = this.buf(B * H);
-    }
-    const { pre, act, hs, cs } = this;
+    this.w = this.buffers(T, B, () => ({
+      pre: this.steps(T, G), act: this.steps(T, G), hs: this.steps(T + 1, H), cs: this.steps(T + 1, H),
+      dhs: this.steps(T, H), dc: this.buf(B * H),
+    }));
+    const { pre, act, hs, cs } = this.w;
     this.input = input;
     be.copy(hs[0], state.h);
     be.copy(cs[0], state.c!);
@@ -35,15 +38,16 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
   }
 
   backward(dy: Slice, dx: Slice | null): void {
-    const { be, H, G, T, B, pre, act, cs, dhs } = this;
+    const { be, H, G, T, B } = this;
+    const { pre, act, cs, dhs, dc, hs } = this.w;
     be.copy(LayerBase.whole(dhs), dy);
-    be.fill(this.dc, 0);
+    be.fill(dc, 0);
     for (let t = T - 1; t >= 0; t--) {
-      be.lstmStepBackward(act[t], cs[t + 1], cs[t], dhs[t], this.dc, pre[t], B, H);
+      be.lstmStepBackward(act[t], cs[t + 1], cs[t], dhs[t], dc, pre[t], B, H);
       if (t > 0) be.gemm(false, false, B, H, G, 1, pre[t], this.p.whh, 1, dhs[t - 1]);
     }
     const dpre = LayerBase.whole(pre);
-    this.recurrentWeightGrads(dpre, LayerBase.whole(this.hs), T * B);
+    this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);
     this.projectBackward(this.input!, dpre, T * B, dx);
   }
 }

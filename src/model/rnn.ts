@@ -2,17 +2,19 @@
 import { sub, type Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
+interface Buffers {
+  pre: Slice[]; // [T][B, H]; reused for its gradient
+  hs: Slice[]; // [T+1][B, H]
+  dhs: Slice[]; // [T][B, H]
+}
+
 export class RNNLayer extends LayerBase implements RecurrentLayer {
-  private pre: Slice[] = []; // [T][B, H]; reused for its gradient
-  private hs: Slice[] = []; // [T+1][B, H]
-  private dhs: Slice[] = []; // [T][B, H]
+  private w!: Buffers;
 
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice {
     const { be, H } = this;
-    if (this.shape(T, B)) {
-      this.pre = this.steps(T, H); this.hs = this.steps(T + 1, H); this.dhs = this.steps(T, H);
-    }
-    const { pre, hs } = this;
+    this.w = this.buffers(T, B, () => ({ pre: this.steps(T, H), hs: this.steps(T + 1, H), dhs: this.steps(T, H) }));
+    const { pre, hs } = this.w;
     this.input = input;
     be.copy(hs[0], state.h);
     this.project(input, LayerBase.whole(pre), T * B);
@@ -26,7 +28,8 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
   }
 
   backward(dy: Slice, dx: Slice | null): void {
-    const { be, H, T, B, pre, hs, dhs } = this;
+    const { be, H, T, B } = this;
+    const { pre, hs, dhs } = this.w;
     be.copy(LayerBase.whole(dhs), dy);
     for (let t = T - 1; t >= 0; t--) {
       be.tanhBackward(hs[t + 1], dhs[t], pre[t], B * H);

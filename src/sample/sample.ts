@@ -1,7 +1,7 @@
 // Sampling, as char-rnn's sample.lua: prime the state with the given text, then draw
 // one character at a time from softmax(logits / temperature), optionally restricted to
 // the k most likely or taken greedily; `count` streams are sampled side by side.
-import { slice, type Slice } from '../backend/backend.js';
+import type { Slice } from '../backend/backend.js';
 import { uniform, Stream } from '../backend/rng.js';
 import { UserError } from '../errors.js';
 import type { CharLM } from '../model/charlm.js';
@@ -34,14 +34,15 @@ export function checkSampleOptions(o: SampleOptions, vocabSize: number): SampleO
 /**
  * Yields, per step, one id for each stream: first the prime text's ids, then `length`
  * sampled ids (without a prime, the first of them is drawn uniformly, as char-rnn does).
- * The yielded array is reused: it holds this step's ids until the next step.
+ * The yielded array is reused: it holds this step's ids until the next step. The state is
+ * the model's sampling scratch, so run one sampler per model at a time.
  */
 export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<SampleOptions> = {}): AsyncGenerator<Int32Array> {
   const o = checkSampleOptions({ ...defaultSampleOptions, ...opts }, vocab.size);
   const be = model.backend, V = model.vocabSize, B = o.count;
   const primeIds = o.prime ? vocab.encode(o.prime, 'prime text has characters the model never saw') : null;
-  const state = model.newState(B);
-  const probsBuf: Slice = slice(be.alloc(B * V));
+  const state = model.scratchState('sample', B);
+  const probsBuf: Slice = model.scratch('probs', B * V);
   const order = new Int32Array(V);
   let draws = 0;
   const cur = new Int32Array(B);

@@ -21,7 +21,7 @@ export async function evaluate(model: CharLM, ids: ArrayLike<number>, batch: num
   const n = ids.length - 1; // predictions available
   const B = Math.max(1, Math.min(batch, Math.floor(n / seq)));
   const len = Math.floor(n / B); // characters predicted per stream
-  const state = model.newState(B);
+  const state = model.scratchState('eval', B);
   const x = new Int32Array(seq * B), y = new Int32Array(seq * B);
   let sum = 0;
   for (let s = 0; s < len; s += seq) {
