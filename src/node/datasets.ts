@@ -6,6 +6,9 @@ import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { Corpus, type CorpusOptions } from '../text/corpus.js';
 import { loadCorpusFile, loadTextFile, writeAtomically } from './corpus-file.js';
+import { hash3 } from '../backend/rng.js';
+
+const NAMES_SEED = 2015;
 
 export interface DatasetInfo {
   name: string;
@@ -33,7 +36,7 @@ const DOWNLOAD_TIMEOUT_MS = 30_000;
 
 const DATASETS: ReadonlyArray<DatasetInfo & { load: () => Promise<string> }> = [
   { name: 'mobydick', description: 'Moby Dick by Herman Melville, 135 chapters and the epilogue (1.2 MB)', load: mobyDick },
-  { name: 'names', description: '8,422 English first names, one per line', load: firstNames },
+  { name: 'names', description: '8,422 English first names, one per line, in a fixed shuffled order', load: firstNames },
   {
     name: 'shakespeare',
     description: "char-rnn's tiny Shakespeare (1.1 MB, downloaded on first use)",
@@ -105,7 +108,15 @@ async function firstNames(): Promise<string> {
     }
     for (const name of list) all.add(name);
   }
-  return [...all].sort().join('\n') + '\n';
+  // The packages list names alphabetically; in that order every batch would see one letter and
+  // the validation split only the end of the alphabet. A fixed shuffle keeps the corpus the
+  // same on every machine.
+  const names = [...all].sort();
+  for (let i = names.length - 1; i > 0; i--) {
+    const j = hash3(NAMES_SEED, 0, i) % (i + 1);
+    [names[i], names[j]] = [names[j], names[i]];
+  }
+  return names.join('\n') + '\n';
 }
 
 function packageJson(pkg: string): string {
