@@ -40,7 +40,7 @@ export function registerTrain(program: Command): void {
     .option('--decay <rate>', 'RMSprop moving-average rate', numArg, d.decay)
     .option('--lr-decay <factor>', 'learning rate × factor after each epoch from --lr-decay-after on', numArg, d.lrDecay)
     .option('--lr-decay-after <epochs>', 'epochs before the learning rate starts to decay', numArg, d.lrDecayAfter)
-    .option('--grad-clip <v>', 'clamp each gradient to ±v; 0 = off', numArg, d.gradClip)
+    .option('--grad-clip <v>', 'clamp each gradient to ±v as char-rnn (whose gradients are of the loss summed over the sequence); 0 = off', numArg, d.gradClip)
     .option('--clip-norm <v>', 'clip the global gradient norm to v instead; 0 = off', numArg, d.clipNorm)
     .option('--epochs <n>', 'passes over the training text', numArg, d.epochs)
     .option('--max-iters <n>', 'stop at this iteration (default: no limit)', intArg)
