@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkGemm } from './helpers/gemm-check.js';
+import { relaxedSkip } from './helpers/relaxed.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,15 +35,6 @@ function randoms(n: number, lo = -1, hi = 1): Float32Array {
   return new Float32Array(n).map((_, i) => lo + (hi - lo) * uniform(s, 3, i));
 }
 
-async function relaxedSkip(): Promise<string | false> {
-  try {
-    await loadWasmModule('relaxed');
-    return false;
-  } catch (err) {
-    if (err instanceof UserError && /relaxed SIMD/.test(err.message)) return 'this engine does not support relaxed SIMD';
-    throw err;
-  }
-}
 
 async function backends(flavor: WasmFlavor): Promise<WasmBackend[]> {
   const { module } = await loadWasmModule(flavor);

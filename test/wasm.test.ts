@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkGemm } from './helpers/gemm-check.js';
+import { relaxedSkip } from './helpers/relaxed.js';
 import { slice, type Backend, type Slice } from '../src/backend/backend.js';
 import { JsBackend } from '../src/backend/js/index.js';
 import { hash3, uniform } from '../src/backend/rng.js';
@@ -78,15 +79,6 @@ class Pair {
   }
 }
 
-async function relaxedSkip(): Promise<string | false> {
-  try {
-    await loadWasmModule('relaxed');
-    return false;
-  } catch (err) {
-    if (err instanceof UserError && /relaxed SIMD/.test(err.message)) return 'this engine does not support relaxed SIMD';
-    throw err;
-  }
-}
 
 const flavors: [WasmFlavor, string | false][] = [['simd', false], ['relaxed', await relaxedSkip()]];
 const backendOf = async (flavor: WasmFlavor): Promise<WasmBackend> =>
