@@ -18,13 +18,15 @@ const MAX_PARAMS = 2 ** 28;
 export class RecurrentState {
   readonly h: Slice;
   readonly c: Slice | null;
+  private readonly perLayer: { h: Slice; c: Slice | null }[]; // made once: sampling asks every step
   constructor(private readonly be: Backend, readonly layers: number, readonly B: number, readonly H: number, lstm: boolean) {
     this.h = slice(be.alloc(layers * B * H));
     this.c = lstm ? slice(be.alloc(layers * B * H)) : null;
+    const n = B * H;
+    this.perLayer = Array.from({ length: layers }, (_, k) => ({ h: sub(this.h, k * n, n), c: this.c ? sub(this.c, k * n, n) : null }));
   }
   layer(k: number): { h: Slice; c: Slice | null } {
-    const n = this.B * this.H;
-    return { h: sub(this.h, k * n, n), c: this.c ? sub(this.c, k * n, n) : null };
+    return this.perLayer[k];
   }
   reset(): void {
     this.be.fill(this.h, 0);
@@ -61,6 +63,8 @@ export class CharLM {
   readonly grads: Slice;
   private readonly layers: RecurrentLayer[] = [];
   private readonly workspaces = new Map<string, Workspace>();
+  // The decoder's and encoder's tensors, looked up once: sampling runs a forward per character.
+  private readonly io: { dec: Slice; decB: Slice; dDec: Slice; dDecB: Slice; enc: Slice | null; dEnc: Slice | null };
   private readonly states = new Map<string, RecurrentState>();
   private readonly scratchBufs = new Map<string, Slice>();
 
@@ -82,6 +86,12 @@ export class CharLM {
       const Layer = model === 'lstm' ? LSTMLayer : model === 'gru' ? GRULayer : RNNLayer;
       this.layers.push(new Layer(backend, hidden, G, pick(this.params), pick(this.grads)));
     }
+    const enc = this.config.embedding > 0;
+    this.io = {
+      dec: this.tensor(this.params, 'decoder.weight'), decB: this.tensor(this.params, 'decoder.bias'),
+      dDec: this.tensor(this.grads, 'decoder.weight'), dDecB: this.tensor(this.grads, 'decoder.bias'),
+      enc: enc ? this.tensor(this.params, 'encoder.weight') : null, dEnc: enc ? this.tensor(this.grads, 'encoder.weight') : null,
+    };
   }
 
   /** A new model with char-rnn's initialisation, drawn from `seed`. */
@@ -125,10 +135,7 @@ export class CharLM {
   /** Mean cross-entropy of targets given inputs (both time-major [T·B]); state carries on. */
   async loss(inputs: Int32Array, targets: Int32Array, T: number, B: number, state: RecurrentState,
     opts: ForwardOptions = {}): Promise<number> {
-    const ws = this.forward(inputs, T, B, state, opts);
-    this.backend.upload(ws.targets, targets);
-    this.backend.softmaxXent(ws.logits, ws.targets, ws.losses, ws.dlogits, T * B, this.vocabSize, 1 / (T * B));
-    return this.meanLoss(ws);
+    return this.meanLoss(this.forwardLoss(inputs, targets, T, B, state, opts));
   }
 
   /**
@@ -138,26 +145,33 @@ export class CharLM {
   async lossAndGrad(inputs: Int32Array, targets: Int32Array, T: number, B: number, state: RecurrentState,
     opts: ForwardOptions = {}): Promise<number> {
     const be = this.backend;
-    const ws = this.forward(inputs, T, B, state, opts);
+    const ws = this.forwardLoss(inputs, targets, T, B, state, opts);
     const N = T * B, V = this.vocabSize, H = this.config.hidden;
-    be.upload(ws.targets, targets);
-    be.softmaxXent(ws.logits, ws.targets, ws.losses, ws.dlogits, N, V, 1 / N);
-    be.gemm(true, false, V, H, N, 1, ws.dlogits, ws.top!, 1, this.tensor(this.grads, 'decoder.weight'));
-    be.sumRows(this.tensor(this.grads, 'decoder.bias'), ws.dlogits, N, V);
-    be.gemm(false, false, N, H, V, 1, ws.dlogits, this.tensor(this.params, 'decoder.weight'), 0, ws.dtop);
+    be.gemm(true, false, V, H, N, 1, ws.dlogits, ws.top!, 1, this.io.dDec);
+    be.sumRows(this.io.dDecB, ws.dlogits, N, V);
+    be.gemm(false, false, N, H, V, 1, ws.dlogits, this.io.dec, 0, ws.dtop);
     const dropping = opts.train === true && this.config.dropout > 0;
     for (let k = this.layers.length - 1; k >= 0; k--) {
       const dy = k === this.layers.length - 1 ? ws.dtop : ws.dx[k + 1];
       if (dropping) be.mul(dy, ws.mask[k]);
       this.layers[k].backward(dy, k > 0 ? ws.dx[k] : ws.demb);
     }
-    if (ws.emb) be.scatterAddRows(this.tensor(this.grads, 'encoder.weight'), ws.demb!, ws.ids, N, this.config.embedding);
+    if (ws.emb) be.scatterAddRows(this.io.dEnc!, ws.demb!, ws.ids, N, this.config.embedding);
     return this.meanLoss(ws);
   }
 
   /** Logits [T·B, V] for the inputs, from `state` (which carries on). Sampling and inspection use this. */
   logits(inputs: Int32Array, T: number, B: number, state: RecurrentState): Slice {
     return this.forward(inputs, T, B, state, {}).logits;
+  }
+
+  // Forward, then the per-position losses and their gradient dlogits (of the mean loss).
+  private forwardLoss(inputs: Int32Array, targets: Int32Array, T: number, B: number, state: RecurrentState,
+    opts: ForwardOptions): Workspace {
+    const ws = this.forward(inputs, T, B, state, opts);
+    this.backend.upload(ws.targets, targets);
+    this.backend.softmaxXent(ws.logits, ws.targets, ws.losses, ws.dlogits, T * B, this.vocabSize, 1 / (T * B));
+    return ws;
   }
 
   private forward(inputs: Int32Array, T: number, B: number, state: RecurrentState, opts: ForwardOptions): Workspace {
@@ -168,7 +182,7 @@ export class CharLM {
     be.upload(ws.ids, inputs);
     let x: LayerInput;
     if (ws.emb) {
-      be.gatherRows(ws.emb, this.tensor(this.params, 'encoder.weight'), ws.ids, N, this.config.embedding);
+      be.gatherRows(ws.emb, this.io.enc!, ws.ids, N, this.config.embedding);
       x = { x: ws.emb, size: this.config.embedding };
     } else {
       x = { ids: ws.ids, size: V };
@@ -187,8 +201,8 @@ export class CharLM {
       x = { x: top, size: H };
     }
     ws.top = top;
-    be.gemm(false, true, N, V, H, 1, ws.top, this.tensor(this.params, 'decoder.weight'), 0, ws.logits);
-    be.addBias(ws.logits, this.tensor(this.params, 'decoder.bias'), N, V);
+    be.gemm(false, true, N, V, H, 1, ws.top, this.io.dec, 0, ws.logits);
+    be.addBias(ws.logits, this.io.decB, N, V);
     return ws;
   }
 

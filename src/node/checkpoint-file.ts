@@ -1,8 +1,9 @@
 // Checkpoints on disk: read with clear errors, written to a temporary file and renamed,
 // so an interrupted write never destroys the last good checkpoint.
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { writeFileAtomic } from './atomic-write.js';
 import { checkpointName, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
@@ -24,12 +25,9 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
 }
 
 async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
     throw new UserError(`cannot write checkpoint ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }

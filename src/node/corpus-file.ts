@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { decodeCache, encodeCache } from '../text/cache.js';
 import { Corpus, type CorpusOptions } from '../text/corpus.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 export async function loadTextFile(path: string): Promise<string> {
   return decodeUtf8(await readSource(path), path);
@@ -20,26 +21,13 @@ export async function loadCorpusFile(path: string, opts: CorpusOptions = {}): Pr
     return Corpus.fromIds(cached.vocab, cached.ids, opts);
   }
   const corpus = Corpus.fromText(decodeUtf8(bytes, path), opts);
-  await writeAtomically(cachePath, encodeCache({ key, vocab: corpus.vocab, ids: corpus.ids }));
+  // The cache is an optimisation, not a result: a read-only directory or a full disk skips it.
+  await writeFileAtomic(cachePath, encodeCache({ key, vocab: corpus.vocab, ids: corpus.ids })).catch(() => undefined);
   return corpus;
 }
 
 export function corpusCachePath(path: string, bytes: boolean): string {
   return bytes ? `${path}.bytes.charrnn-cache` : `${path}.charrnn-cache`;
-}
-
-// Writes to a temporary name and renames, so a reader never sees half a file. Failure (a
-// read-only directory, a full disk) is silent: the cache is an optimisation, not a result.
-export async function writeAtomically(path: string, data: Uint8Array): Promise<boolean> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-    return true;
-  } catch {
-    await unlink(tmp).catch(() => undefined);
-    return false;
-  }
 }
 
 async function readCache(path: string): Promise<ReturnType<typeof decodeCache>> {

@@ -5,7 +5,8 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { Corpus, type CorpusOptions } from '../text/corpus.js';
-import { loadCorpusFile, loadTextFile, writeAtomically } from './corpus-file.js';
+import { loadCorpusFile, loadTextFile } from './corpus-file.js';
+import { writeFileAtomic } from './atomic-write.js';
 import { hash3 } from '../backend/rng.js';
 
 const NAMES_SEED = 2015;
@@ -137,7 +138,7 @@ async function shakespeare(): Promise<string> {
     throw new UserError(`downloaded shakespeare has the wrong SHA-256 (${got}, expected ${SHAKESPEARE_SHA256}); not saved`);
   }
   await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
-  await writeAtomically(path, bytes);
+  await writeFileAtomic(path, bytes).catch(() => undefined); // an unwritable cache only costs a download next time
   return new TextDecoder().decode(bytes);
 }
 

@@ -19,7 +19,9 @@ export interface LoadWasmOptions extends Omit<WasmBackendOptions, 'spawnWorker'>
 // This file runs as dist/src/node/wasm.js; the build writes to <package>/build/wasm/.
 const wasmDir = new URL('../../../build/wasm/', import.meta.url);
 
-const modules = new Map<WasmFlavor, Promise<WebAssembly.Module>>();
+// Keyed by what was asked for ('best' = relaxed where the engine has it), so the files are
+// read, validated and compiled once per process.
+const modules = new Map<WasmFlavor | 'best', Promise<{ module: WebAssembly.Module; flavor: WasmFlavor }>>();
 let relaxedFlagSet = false;
 
 async function readBuild(flavor: WasmFlavor): Promise<Uint8Array<ArrayBuffer>> {
@@ -51,23 +53,24 @@ function flavorFromEnv(): WasmFlavor | undefined {
 }
 
 /** The compiled kernel module of a flavour (compiled once per process) and which flavour it is. */
-export async function loadWasmModule(flavor?: WasmFlavor): Promise<{ module: WebAssembly.Module; flavor: WasmFlavor }> {
-  let chosen = flavor ?? flavorFromEnv();
-  let relaxedBytes: Uint8Array<ArrayBuffer> | null = null;
-  if (chosen !== 'simd') {
-    relaxedBytes = await readBuild('relaxed');
-    const ok = relaxedSimdSupported(relaxedBytes);
-    if (!ok && chosen === 'relaxed') throw new UserError('this JavaScript engine does not support relaxed SIMD (use CHARRNN_WASM=simd)');
-    chosen = ok ? 'relaxed' : 'simd';
+export function loadWasmModule(flavor?: WasmFlavor): Promise<{ module: WebAssembly.Module; flavor: WasmFlavor }> {
+  const wanted = flavor ?? flavorFromEnv() ?? 'best';
+  let loaded = modules.get(wanted);
+  if (!loaded) {
+    loaded = compile(wanted);
+    modules.set(wanted, loaded);
+    loaded.catch(() => modules.delete(wanted));
   }
-  let module = modules.get(chosen);
-  if (!module) {
-    const bytes = chosen === 'relaxed' && relaxedBytes ? relaxedBytes : await readBuild(chosen);
-    module = WebAssembly.compile(bytes);
-    modules.set(chosen, module);
-    module.catch(() => modules.delete(chosen!));
+  return loaded;
+}
+
+async function compile(wanted: WasmFlavor | 'best'): Promise<{ module: WebAssembly.Module; flavor: WasmFlavor }> {
+  if (wanted !== 'simd') {
+    const bytes = await readBuild('relaxed');
+    if (relaxedSimdSupported(bytes)) return { module: await WebAssembly.compile(bytes), flavor: 'relaxed' };
+    if (wanted === 'relaxed') throw new UserError('this JavaScript engine does not support relaxed SIMD (use CHARRNN_WASM=simd)');
   }
-  return { module: await module, flavor: chosen };
+  return { module: await WebAssembly.compile(await readBuild('simd')), flavor: 'simd' };
 }
 
 /**

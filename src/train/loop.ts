@@ -74,15 +74,16 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
   const startIter = p.iter, elapsedBefore = p.elapsed;
   const epochOf = (iter: number): number => iter / perEpoch;
   const elapsed = (): number => elapsedBefore + (now() - start) / 1000;
-  let lastValLoss: number | null = null;
-  let evaluatedAt = -1;
   let savedAt = -1;
+  // The validation loss at this iteration, if it has been measured.
+  const valLossNow = (): number | null => {
+    const last = p.valHistory.at(-1);
+    return last !== undefined && last[0] === p.iter ? last[1] : null;
+  };
 
   async function* validate(): AsyncGenerator<TrainEvent> {
     if (valIds.length === 0) return;
     const r = await evaluate(model, valIds, o.batch, o.seq, 'the validation split');
-    lastValLoss = r.loss;
-    evaluatedAt = p.iter;
     p.valHistory.push([p.iter, r.loss]);
     if (p.bestValLoss === null || r.loss < p.bestValLoss) p.bestValLoss = r.loss;
     yield { type: 'eval', iter: p.iter, epoch: epochOf(p.iter), valLoss: r.loss, bpc: r.bpc, chars: r.chars };
@@ -92,8 +93,7 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
     if (!hooks.checkpoint || savedAt === p.iter) return;
     savedAt = p.iter;
     p.elapsed = elapsed();
-    const valLoss = evaluatedAt === p.iter ? lastValLoss : null;
-    const path = await hooks.checkpoint({ model, optimizer, state, progress: p, options: o, epoch: epochOf(p.iter), valLoss });
+    const path = await hooks.checkpoint({ model, optimizer, state, progress: p, options: o, epoch: epochOf(p.iter), valLoss: valLossNow() });
     yield { type: 'checkpoint', iter: p.iter, path };
   }
 
@@ -148,7 +148,7 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
   }
   if (reason !== 'diverged') {
     // Ctrl-C should stop promptly: the checkpoint is named by the recent training loss instead.
-    if (p.iter > startIter && evaluatedAt !== p.iter && reason !== 'interrupted') yield* validate();
+    if (p.iter > startIter && valLossNow() === null && reason !== 'interrupted') yield* validate();
     if (p.iter > startIter || reason === 'interrupted') yield* save();
   }
   if (!message) message = stopMessage(reason, p.iter);
