@@ -19,7 +19,9 @@ const c = spec.config;
 const model = lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, corpus.vocab.size, 123);
 // What a backend says of itself (a kernel flavour, a thread count) goes into the table's label.
 const detail = Object.fromEntries(['flavor', 'threads'].filter((k) => ['string', 'number'].includes(typeof backend[k])).map((k) => [k, backend[k]]));
-const info = { impl: 'ours', backend: backend.name, ...detail, backendNote, vocab: corpus.vocab.size, params: model.layout.total };
+// The webgpu backend names its GPU, which goes into the table's header.
+const device = backend.name === 'webgpu' ? { device: backend.label } : {};
+const info = { impl: 'ours', backend: backend.name, ...detail, ...device, backendNote, vocab: corpus.vocab.size, params: model.layout.total };
 
 if (spec.measure === 'train') {
   const opts = {
@@ -61,9 +63,19 @@ if (spec.measure === 'train') {
 }
 
 // 'wasm' lives in the Node-only entry (it compiles WebAssembly and starts workers); until
-// that entry exists the measurement is refused rather than silently run on js.
+// that entry exists the measurement is refused rather than silently run on js. 'webgpu'
+// comes from the same place and needs a hardware GPU: a CPU renderer (Mesa's llvmpipe) only
+// serves a --quick smoke run, whose numbers mean nothing anyway.
 async function openBackend(name) {
   if (name === 'js') return { backend: new lib.JsBackend(), backendNote: '' };
+  if (name === 'webgpu') {
+    const { loadWebGPUBackend } = await import(pathToFileURL(resolve(root, 'dist/src/node/webgpu.js')).href);
+    try {
+      return { backend: await loadWebGPUBackend({ hardwareOnly: !spec.smoke }), backendNote: '' };
+    } catch (e) {
+      notRun(e instanceof Error ? e.message : String(e));
+    }
+  }
   const entry = resolve(root, 'dist/src/node/backend.js');
   let why;
   if (!existsSync(entry)) why = 'the wasm backend is not built (dist/src/node/backend.js is missing)';

@@ -1,5 +1,6 @@
-// npm run bench: our training and sampling speed and memory on the standard CPU
-// configurations, each peer measured in the same run on the same machine, one table out.
+// npm run bench: our training and sampling speed and memory on the standard configurations
+// (S and M on the CPU; S, M, L and XL with --backend webgpu), each peer measured in the same
+// run on the same machine, one table out.
 // Every measurement runs in its own child process under /usr/bin/time -v, so the peak RSS
 // is that of the whole process and no measurement inherits another's heap or JIT state.
 // See docs/benchmarks.md for the method.
@@ -15,7 +16,11 @@ const root = process.cwd();
 const CONFIGS = {
   S: { name: 'S', layers: 2, hidden: 128, batch: 50, seq: 50, dropout: 0 },
   M: { name: 'M', layers: 2, hidden: 512, batch: 50, seq: 50, dropout: 0.5 },
+  L: { name: 'L', layers: 3, hidden: 512, batch: 128, seq: 100, dropout: 0.5 },
+  XL: { name: 'XL', layers: 3, hidden: 1024, batch: 256, seq: 100, dropout: 0.5 },
 };
+// The GPU configurations are measured when ours runs on the GPU.
+const defaultConfigs = (backend) => (backend === 'webgpu' ? ['S', 'M', 'L', 'XL'] : ['S', 'M']);
 
 const PEERS = {
   // PyTorch's two thread pools (its own intra-op one and OpenBLAS's) oversubscribe two cores
@@ -28,16 +33,24 @@ const PEERS = {
   'tfjs-node': { label: 'TF.js node', kind: 'node', script: 'peers/tfjs.mjs', variant: 'node' },
   // Our own reference backend, as a yardstick for a faster one; dropped when ours is js.
   'charrnn-js': { label: 'charrnn js backend', kind: 'ours', backend: 'js' },
+  // The GPU peers: PyTorch with cuDNN on a CUDA GPU, in fp32 (as our kernels) and with TF32.
+  'torch-cuda': { label: 'PyTorch cuDNN', kind: 'python-gpu', script: 'peers/torch_cuda.py', spec: { tf32: false } },
+  'torch-cuda-tf32': { label: 'PyTorch cuDNN TF32', kind: 'python-gpu', script: 'peers/torch_cuda.py', spec: { tf32: true } },
 };
+const GPU_PEERS = ['torch-cuda', 'torch-cuda-tf32'];
+const defaultPeers = (backend) => (backend === 'webgpu' ? GPU_PEERS : Object.keys(PEERS).filter((p) => !GPU_PEERS.includes(p)));
 
-const USAGE = `usage: node bench/run.mjs [--config S|M|all] [--backend js|wasm|auto] [--quick] [--json]
+const USAGE = `usage: node bench/run.mjs [--config S|M|L|XL|all] [--backend js|wasm|webgpu|auto] [--quick] [--json]
                          [--measure train|sample|all] [--peers ${Object.keys(PEERS).join(',')}] [--cap SECONDS]
-  --config   which standard configuration to train (default all; S with --quick)
-  --backend  our backend (default auto: wasm when built, else js)
+  --config   which standard configuration to train (default all: S and M, with webgpu also L and XL;
+             S with --quick)
+  --backend  our backend (default auto: wasm when built, else js); webgpu needs the npm package
+             webgpu and a GPU, and runs beside PyTorch with cuDNN (python3 on PATH or
+             $CHARRNN_PYTHON) instead of the CPU peers
   --quick    a smoke run: 1 warm-up and 3 timed iterations, 3 s caps, 200-character samples
   --json     print the results as one JSON object instead of the table
   --measure  train (speed and peak RSS per config) or sample (config M) (default all)
-  --peers    comma-separated subset of the peers (default all)
+  --peers    comma-separated subset of the peers (default: the CPU peers, or the GPU ones with webgpu)
   --cap      seconds of timed work after which a measurement stops once it has its minimum
              number of iterations (default 120)`;
 
@@ -47,7 +60,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const a = { config: null, backend: 'auto', quick: false, json: false, measure: 'all', peers: Object.keys(PEERS), cap: null };
+  const a = { config: null, backend: 'auto', quick: false, json: false, measure: 'all', peers: null, cap: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -67,8 +80,9 @@ function parseArgs(argv) {
     }
   }
   a.config ??= a.quick ? 'S' : 'ALL';
-  if (!['S', 'M', 'ALL'].includes(a.config)) fail(`--config must be S, M or all, got ${a.config}`);
-  if (!['js', 'wasm', 'auto'].includes(a.backend)) fail(`--backend must be js, wasm or auto, got ${a.backend}`);
+  if (![...Object.keys(CONFIGS), 'ALL'].includes(a.config)) fail(`--config must be S, M, L, XL or all, got ${a.config}`);
+  if (!['js', 'wasm', 'webgpu', 'auto'].includes(a.backend)) fail(`--backend must be js, wasm, webgpu or auto, got ${a.backend}`);
+  a.peers ??= defaultPeers(a.backend);
   if (!['train', 'sample', 'all'].includes(a.measure)) fail(`--measure must be train, sample or all, got ${a.measure}`);
   for (const p of a.peers) if (!PEERS[p]) fail(`unknown peer ${p} (choose from ${Object.keys(PEERS).join(', ')})`);
   if (a.cap !== null && !(a.cap > 0)) fail('--cap must be a positive number of seconds');
@@ -87,7 +101,7 @@ const TRAIN = args.quick ? { warmup: 1, iters: 3, minIters: 2, cap } : { warmup:
 const SAMPLE = args.quick
   ? { length: 200, warmupLength: 20, iters: 2, minIters: 1, cap }
   : { length: 2000, warmupLength: 200, iters: 5, minIters: 3, cap };
-const configs = args.config === 'ALL' ? ['S', 'M'] : [args.config];
+const configs = args.config === 'ALL' ? defaultConfigs(args.backend) : [args.config];
 
 // A child gets its budget plus room for a slow start (TF.js builds its graph on the first
 // step); past that it is stopped and reported as not run.
@@ -95,6 +109,15 @@ const CHILD_TIMEOUT_S = 3 * cap + (args.quick ? 120 : 600);
 
 const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 const python = '/usr/bin/python3';
+// A CUDA build of PyTorch usually lives in a virtual environment or conda, not in Debian's python3.
+const pythonGpu = process.env.CHARRNN_PYTHON || onPath('python3');
+
+function onPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
 
 /** Flops of one training iteration: see docs/benchmarks.md. */
 function trainFlops(c, V) {
@@ -111,6 +134,7 @@ function trainFlops(c, V) {
 function command(who, spec) {
   const json = JSON.stringify(spec);
   if (who.kind === 'python') return existsSync(python) ? [python, [join(here, who.script), '--spec', json]] : null;
+  if (who.kind === 'python-gpu') return pythonGpu ? [pythonGpu, [join(here, who.script), '--spec', json]] : null;
   const script = who.kind === 'ours' ? join(here, 'ours.mjs') : join(here, who.script);
   return [process.execPath, [script, '--spec', json]];
 }
@@ -175,13 +199,13 @@ for (const job of jobs) {
   // Ours first, then every peer straight after, so all see the same machine conditions.
   for (const who of [ours, ...peerIds.map((id) => ({ id, ...PEERS[id] }))]) {
     const base = job.measure === 'train' ? TRAIN : SAMPLE;
-    const spec = { measure: job.measure, config: CONFIGS[job.config], data, ...base, backend: who.backend, variant: who.variant, threads: who.threads ?? 2 };
+    const spec = { measure: job.measure, config: CONFIGS[job.config], data, ...base, backend: who.backend, variant: who.variant, threads: who.threads ?? 2, smoke: args.quick, ...who.spec };
     const cmd = command(who, spec);
     const tag = `[${++done}/${total}] ${job.config} ${job.measure} · ${who.label}`;
     if (!args.json) process.stderr.write(`${tag} …`);
     const t0 = performance.now();
     let entry;
-    if (!cmd) entry = { ok: false, reason: `${python} not found` };
+    if (!cmd) entry = { ok: false, reason: `${who.kind === 'python-gpu' ? 'python3 (or $CHARRNN_PYTHON)' : python} not found` };
     else {
       const r = await runChild(...cmd, who.env);
       const res = r.code === 0 ? lastJson(r.out) : null;
@@ -199,7 +223,7 @@ const oursLabel = (() => {
   const r = results.find((x) => x.who === 'ours' && x.ok);
   if (!r) return ours.label;
   const x = r.result;
-  const detail = [x.flavor, x.threads !== undefined && `${x.threads} thread${x.threads === 1 ? '' : 's'}`].filter(Boolean).join(', ');
+  const detail = [x.device, x.flavor, x.threads !== undefined && `${x.threads} thread${x.threads === 1 ? '' : 's'}`].filter(Boolean).join(', ');
   return `charrnn ${x.backend}${detail ? ` (${detail})` : ''}`;
 })();
 const nTag = (res, target) => (res.n < target ? ` (n=${res.n}, capped)` : ` (n=${res.n})`);
@@ -207,6 +231,7 @@ const num = (x, digits = 3) => (x >= 1000 ? Math.round(x).toLocaleString('en-US'
 const peerLabel = (r) => {
   const x = r.result;
   if (!x) return r.label;
+  if (x.impl === 'torch-cuda') return `PyTorch ${x.version} cuDNN ${x.cudnn} (${x.tf32 ? 'TF32' : 'fp32'})`;
   if (x.impl === 'torch') return `PyTorch ${x.version} (${x.threads} thread${x.threads === 1 ? '' : 's'}, ${x.blas}${x.blasThreads ? ` ${x.blasThreads} thread${x.blasThreads === '1' ? '' : 's'}` : ''})`;
   if (x.impl === 'tfjs-wasm') return `TF.js ${x.version} wasm (${x.simd ? 'SIMD' : 'no SIMD'}, ${x.threads ? 'threads' : '1 thread'})`;
   if (x.impl?.startsWith('tfjs-')) return `TF.js ${x.version} ${x.backend}`;
@@ -276,6 +301,7 @@ function cpuModel() {
 const machine = {
   cpu: cpuModel(), cores: cpus().length, node: process.version,
   torch: torchRes ? torchRes.version : null, tfjs: tfjsRes ? tfjsRes.version : null,
+  gpu: results.find((r) => r.ok && r.result.device)?.result.device ?? null,
   loadavg: { before: loadBefore.map((x) => +x.toFixed(2)), after: loadavg().map((x) => +x.toFixed(2)) },
 };
 const warnings = [];
@@ -290,7 +316,7 @@ if (args.json) {
 } else {
   const out = [];
   out.push(`charrnn benchmark${args.quick ? ' — QUICK SMOKE RUN, not results' : ''}`);
-  out.push(`machine: ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}${machine.torch ? `; PyTorch ${machine.torch}` : ''}${machine.tfjs ? `; TF.js ${machine.tfjs}` : ''}; load average ${machine.loadavg.before[0]} → ${machine.loadavg.after[0]}`);
+  out.push(`machine: ${machine.cpu}, ${machine.cores} cores${machine.gpu ? `; GPU ${machine.gpu}` : ''}; Node ${machine.node}${machine.torch ? `; PyTorch ${machine.torch}` : ''}${machine.tfjs ? `; TF.js ${machine.tfjs}` : ''}; load average ${machine.loadavg.before[0]} → ${machine.loadavg.after[0]}`);
   out.push(`ours: ${oursLabel}${autoNote ? ` (${autoNote})` : ''}. Speeds are medians over n timed iterations after ${TRAIN.warmup} warm-up (training) or n runs of ${SAMPLE.length} characters (sampling); ratio = ours ÷ peer for speeds, peer ÷ ours for memory: above 1 is better for us.`);
   for (const w of warnings) out.push(`warning: ${w}`);
   out.push('');

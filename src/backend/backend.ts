@@ -27,6 +27,16 @@ export function sub(s: Slice, offset: number, length: number): Slice {
   return { buf: s.buf, offset: s.offset + offset, length };
 }
 
+/** How drawRows picks each row's id (see Backend.drawRows). */
+export interface DrawOptions {
+  temperature: number;
+  topK: number; // 0 = every id
+  argmax: boolean;
+  seed: number;
+  stream: number;
+  index: number; // row n draws uniform(seed, stream, index + n)
+}
+
 export interface Backend {
   readonly name: string;
 
@@ -85,6 +95,11 @@ export interface Backend {
     N: number, V: number, gradScale: number): void;
   // probs[N,V] = softmax(logits / temperature)
   softmax(logits: Slice, probs: Slice, N: number, V: number, temperature: number): void;
+  // Optional, where reading back is costly (a GPU): one id per row of logits[N,V], drawn as the
+  // host sampler draws from softmax(logits / temperature) (src/sample/sample.ts), so sampling
+  // can run many steps without a read-back. ids[n] (i32) gets the id, to be the next step's
+  // input; drawn[n] (f32) the same, to download.
+  drawRows?(logits: Slice, ids: Slice, drawn: Slice, N: number, V: number, o: DrawOptions): void;
 
   // Optimiser steps over matching slices of parameters, gradients and state.
   rmsprop(p: Slice, g: Slice, cache: Slice, lr: number, decay: number, eps: number): void;

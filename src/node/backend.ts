@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import type { Backend } from '../backend/backend.js';
 import { JsBackend } from '../backend/js/index.js';
 import { loadWasmBackend } from './wasm.js';
+import { loadWebGPUBackend, tryHardwareWebGPU } from './webgpu.js';
 
 export interface CreateBackendOptions {
   /** Threads for the wasm backend, the calling one included (default: every core); js ignores it. */
@@ -13,13 +14,14 @@ export async function createBackend(name: string = 'auto', opts: CreateBackendOp
   switch (name) {
     case 'js':
       return new JsBackend();
-    // auto means the fastest backend this build has; a missing wasm build is an error to
-    // fix, not a reason to fall back silently to a backend many times slower.
+    // auto means the fastest backend here: webgpu on a hardware GPU, else wasm. A missing
+    // wasm build is an error to fix, not a reason to fall back silently to a far slower one.
     case 'auto':
+      return (await tryHardwareWebGPU()) ?? loadWasmBackend({ threads: opts.threads });
     case 'wasm':
       return loadWasmBackend({ threads: opts.threads });
     case 'webgpu':
-      throw new UserError('the webgpu backend is not available in this build (use --backend wasm or js)');
+      return loadWebGPUBackend();
     default:
       throw new UserError(`unknown backend "${name}" (choose auto, js, wasm or webgpu)`);
   }

@@ -6,6 +6,7 @@ import { uniform, Stream } from '../backend/rng.js';
 import { UserError } from '../errors.js';
 import type { CharLM } from '../model/charlm.js';
 import type { Vocab } from '../text/vocab.js';
+import { sampleOnDevice } from './device.js';
 
 export interface SampleOptions {
   length: number; // characters to generate after the prime text
@@ -61,6 +62,10 @@ export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<Samp
     yield cur;
   }
   const steps = primeIds ? o.length : o.length - 1;
+  if (be.drawRows && steps > 0) {
+    yield* sampleOnDevice(model, state, cur, steps, { temperature: o.temperature, topK: o.topK, argmax: o.argmax, seed: o.seed, stream: Stream.sample, index: draws });
+    return;
+  }
   for (let step = 0; step < steps; step++) {
     const logits = model.logits(cur, 1, B, state);
     be.softmax(logits, probsBuf, B, V, o.temperature);

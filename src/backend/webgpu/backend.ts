@@ -1,0 +1,389 @@
+/// <reference types="@webgpu/types" />
+// The WebGPU backend: every kernel of the Backend interface as a WGSL compute shader over
+// buffers that stay on the GPU. Methods record work (recorder.ts); download and flush are
+// the only points that wait for the GPU.
+import type { Backend, Buf, DrawOptions, Slice } from '../backend.js';
+import { UserError } from '../../errors.js';
+import type { KernelDef } from './program.js';
+import { Recorder, Usage, type RecorderStats } from './recorder.js';
+import { groupsFor, WG } from './kernels/common.js';
+import { gemmDef, pickTile } from './kernels/gemm.js';
+import * as rows from './kernels/rows.js';
+import * as cells from './kernels/cells.js';
+import * as loss from './kernels/loss.js';
+import * as optim from './kernels/optim.js';
+import * as vec from './kernels/vector.js';
+import { pickStepTile, stepDef, type StepKind } from './kernels/step.js';
+
+const CELL_GATES: Record<StepKind, number> = { lstm: 4, gru: 3, rnn: 1, lstmBack: 4, gruBack: 3, rnnBack: 1 };
+
+// Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
+// a product with the step that consumes it (kernels/step.ts) or with the biases added to its
+// output; a fill with zeros, the one-hot gather into it and the biases added to that; and
+// consecutive independent copies. Any other call records them first, as asked.
+interface PendingGemm {
+  transA: boolean; transB: boolean; M: number; N: number; K: number;
+  alpha: number; A: Slice; B: Slice; beta: number; C: Slice;
+  biases: Slice[]; // addBias(C, bias, M, N) calls that followed it, at most MAX_BIASES
+}
+interface PendingGather {
+  out: Slice; w: Slice; ids: Slice; N: number; G: number; V: number;
+  assign: boolean; // out was filled with zeros just before
+  biases: Slice[];
+}
+const MAX_BIASES = 2;
+
+interface PendingCopy { dst: GpuBuf; src: GpuBuf; dOff: number; sOff: number; n: number }
+
+export class GpuBuf implements Buf {
+  constructor(readonly owner: WebGPUBackend, readonly buffer: GPUBuffer, readonly length: number, readonly int: boolean) {}
+}
+
+export interface WebGPUBackendOptions {
+  /** What to call the GPU in messages and benchmark tables (default: the adapter's description). */
+  label?: string;
+  /** Dispatches recorded before the recording is submitted without waiting (default 128). */
+  submitEvery?: number;
+  /**
+   * Workgroups a matrix product should make to keep this GPU busy (default 120, for GPUs of
+   * about a hundred compute units): a product picks the largest tile that still makes this many.
+   */
+  occupancy?: number;
+}
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly label: string;
+  private readonly rec: Recorder;
+  private readonly defs = new Map<string, KernelDef>(); // kernels made from templates, by variant
+  private readonly maxBinding: number;
+  private readonly partials: GpuBuf; // sumSquares' per-workgroup sums
+  private scratch: GpuBuf | null = null; // overlapping copies
+  private pending: PendingGemm | null = null;
+  private zeros: Slice | null = null;
+  private gather: PendingGather | null = null;
+  private copies: PendingCopy[] = [];
+  private readonly occupancy: number;
+  private readonly maxStorage: number;
+
+  constructor(readonly device: GPUDevice, opts: WebGPUBackendOptions = {}) {
+    this.label = opts.label ?? 'GPU';
+    this.occupancy = opts.occupancy ?? 120;
+    const l = device.limits;
+    // The kernels run up to 256 threads per workgroup and bind up to 8 storage buffers, WebGPU's
+    // default limits: only a device made with compatibility mode's lower defaults has less.
+    if (l.maxComputeInvocationsPerWorkgroup < WG || l.maxComputeWorkgroupSizeX < WG || l.maxStorageBuffersPerShaderStage < 8) {
+      throw new UserError(`this WebGPU device (${this.label}) allows ${l.maxComputeInvocationsPerWorkgroup} threads per workgroup and ${l.maxStorageBuffersPerShaderStage} storage buffers per kernel; the webgpu backend needs ${WG} and 8 (make the device with requestBackendDevice)`);
+    }
+    this.maxStorage = l.maxStorageBuffersPerShaderStage;
+    this.maxBinding = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+    this.rec = new Recorder(device, opts.submitEvery);
+    this.partials = this.allocate(vec.SQ_PARTS, false);
+  }
+
+  /** Submits, dispatches and compute passes so far: tests and benchmarks count them. */
+  get stats(): Readonly<RecorderStats> { return this.rec.stats; }
+
+  alloc(length: number): Buf { return this.allocate(length, false); }
+  allocInt(length: number): Buf { return this.allocate(length, true); }
+
+  upload(dst: Slice, src: Float32Array | Int32Array): void {
+    if (src.length > dst.length) throw new RangeError(`upload of ${src.length} into slice of ${dst.length}`);
+    const b = this.buf(dst);
+    // Converted between element types as TypedArray.set converts in the reference.
+    const data = b.int ? (src instanceof Int32Array ? src : Int32Array.from(src)) : (src instanceof Float32Array ? src : Float32Array.from(src));
+    this.settle();
+    this.rec.upload(b.buffer, 4 * dst.offset, data);
+  }
+
+  async download(src: Slice): Promise<Float32Array> {
+    const b = this.f(src);
+    this.settle();
+    return new Float32Array(await this.rec.read(b.buffer, 4 * src.offset, 4 * src.length));
+  }
+
+  flush(): Promise<void> {
+    this.settle();
+    return this.rec.done();
+  }
+
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Slice, B: Slice, beta: number, C: Slice): void {
+    this.settle();
+    this.f(A); this.f(B); this.f(C);
+    if (M > 0 && N > 0) this.pending = { transA, transB, M, N, K, alpha, A, B, beta, C, biases: [] };
+  }
+
+  // Records what is pending as it was asked for (one kind at most is pending at a time).
+  private settle(): void {
+    const p = this.pending, z = this.zeros, g = this.gather;
+    this.pending = this.zeros = this.gather = null;
+    if (p) this.recordGemm(p);
+    if (z) this.map(vec.fill, [this.f(z)], [z.offset, z.length, 0], z.length);
+    if (g) this.recordGather(g);
+    if (this.copies.length > 0) this.recordCopies();
+  }
+
+  private recordGather({ out, w, ids, N, G, V, assign, biases }: PendingGather): void {
+    const def = this.defOf(`gather${assign}${biases.length}`, () => rows.gatherCols(assign, biases.length));
+    this.map(def, [this.f(out), this.f(w), this.i(ids), ...biases.map((b) => this.f(b))],
+      [out.offset, w.offset, ids.offset, N * G, G, V, ...biases.map((b) => b.offset)], N * G);
+  }
+
+  private recordGemm({ transA, transB, M, N, K, alpha, A, B, beta, C, biases }: PendingGemm): void {
+    const c = sub(C, M * N);
+    if (K === 0 || alpha === 0) {
+      if (beta === 0) this.fill(c, 0);
+      else if (beta !== 1) this.scale(c, beta);
+      for (const b of biases) this.addBias(c, b, M, N);
+      return;
+    }
+    const t = pickTile(M, N, this.occupancy);
+    const def = this.defOf(`gemm${transA}${transB}${t.name}${biases.length}`, () => gemmDef(transA, transB, t, biases.length));
+    this.run(def, [this.f(A), this.f(B), this.f(C), ...biases.map((b) => this.f(b))],
+      [A.offset, B.offset, C.offset, M, N, K, alpha, beta, ...biases.map((b) => b.offset)],
+      Math.ceil(N / t.BN), Math.ceil(M / t.BM));
+  }
+
+  private recordCopies(): void {
+    const cs = this.copies, int = cs[0].dst.int;
+    this.copies = [];
+    const def = this.defOf(`copy${cs.length}${int}`, () => vec.copies(cs.length, int));
+    this.run(def, cs.flatMap((c) => [c.dst, c.src]), cs.flatMap((c) => [c.dOff, c.sOff, c.n]), groupsFor(Math.max(...cs.map((c) => c.n))));
+  }
+
+  addBias(out: Slice, b: Slice, N: number, G: number): void {
+    this.f(b);
+    const p = this.pending, g = this.gather;
+    if (p && p.biases.length < MAX_BIASES && same(p.C, out) && p.M === N && p.N === G && !overlaps(b, sub(p.C, N * G))) {
+      p.biases.push(b);
+      return;
+    }
+    if (g && g.biases.length < MAX_BIASES && same(g.out, out) && g.N === N && g.G === G && !overlaps(b, sub(g.out, N * G))) {
+      g.biases.push(b);
+      return;
+    }
+    this.map(rows.addBias, [this.f(out), this.f(b)], [out.offset, b.offset, N * G, G], N * G);
+  }
+  sumRows(db: Slice, dout: Slice, N: number, G: number): void {
+    if (G === 0) return;
+    this.run(rows.sumRows, [this.f(db), this.f(dout)], [db.offset, dout.offset, N, G], Math.ceil(G / rows.SUM_COLS));
+  }
+  gatherCols(out: Slice, w: Slice, ids: Slice, N: number, G: number, V: number): void {
+    this.f(out); this.f(w); this.i(ids);
+    const z = this.zeros, n = N * G;
+    const assign = z !== null && same(z, out) && z.length === n && !overlaps(w, sub(out, n));
+    if (assign) this.zeros = null;
+    this.settle();
+    if (n > 0) this.gather = { out, w, ids, N, G, V, assign, biases: [] };
+  }
+  scatterAddCols(dw: Slice, dout: Slice, ids: Slice, N: number, G: number, V: number): void {
+    this.map(rows.scatterAddCols, [this.f(dw), this.f(dout), this.i(ids)], [dw.offset, dout.offset, ids.offset, N, G, V], G);
+  }
+  gatherRows(out: Slice, table: Slice, ids: Slice, N: number, E: number): void {
+    this.map(rows.gatherRows, [this.f(out), this.f(table), this.i(ids)], [out.offset, table.offset, ids.offset, N * E, E], N * E);
+  }
+  scatterAddRows(dtable: Slice, dout: Slice, ids: Slice, N: number, E: number): void {
+    this.map(rows.scatterAddRows, [this.f(dtable), this.f(dout), this.i(ids)], [dtable.offset, dout.offset, ids.offset, N, E], E);
+  }
+
+  lstmStep(pre: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, B: number, H: number): void {
+    if (this.fuse('lstm', pre, B, H, [cPrev], [act, c, h], [cPrev.offset, act.offset, c.offset, h.offset])) return;
+    this.map(cells.lstmStep, [this.f(pre), this.f(cPrev), this.f(act), this.f(c), this.f(h)],
+      [pre.offset, cPrev.offset, act.offset, c.offset, h.offset, B * H, H], B * H);
+  }
+  lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
+    if (this.fuse('lstmBack', dh, B, H, [act, c, cPrev], [dc, dpre], [act.offset, c.offset, cPrev.offset, dc.offset, dpre.offset])) return;
+    this.map(cells.lstmStepBackward, [this.f(act), this.f(c), this.f(cPrev), this.f(dh), this.f(dc), this.f(dpre)],
+      [act.offset, c.offset, cPrev.offset, dh.offset, dc.offset, dpre.offset, B * H, H], B * H);
+  }
+  gruStep(xi: Slice, hh: Slice, hPrev: Slice, act: Slice, h: Slice, B: number, H: number): void {
+    const bias = this.pending?.biases.length === 1 ? this.pending.biases[0] : null;
+    if (bias && this.fuse('gru', hh, B, H, [bias, xi, hPrev], [act, h], [bias.offset, xi.offset, hPrev.offset, act.offset, h.offset])) return;
+    this.map(cells.gruStep, [this.f(xi), this.f(hh), this.f(hPrev), this.f(act), this.f(h)],
+      [xi.offset, hh.offset, hPrev.offset, act.offset, h.offset, B * H, H], B * H);
+  }
+  gruStepBackward(act: Slice, hh: Slice, hPrev: Slice, dh: Slice, dxi: Slice, dhh: Slice, dhPrev: Slice,
+    B: number, H: number): void {
+    if (this.fuse('gruBack', dh, B, H, [act, hh, hPrev], [dxi, dhh, dhPrev],
+      [act.offset, hh.offset, hPrev.offset, dxi.offset, dhh.offset, dhPrev.offset])) return;
+    this.map(cells.gruStepBackward, [this.f(act), this.f(hh), this.f(hPrev), this.f(dh), this.f(dxi), this.f(dhh), this.f(dhPrev)],
+      [act.offset, hh.offset, hPrev.offset, dh.offset, dxi.offset, dhh.offset, dhPrev.offset, B * H, H], B * H);
+  }
+  tanhForward(pre: Slice, h: Slice, n: number): void {
+    const p = this.pending;
+    if (p && p.M * p.N === n && this.fuse('rnn', pre, p.M, p.N, [], [h], [h.offset])) return;
+    this.map(cells.tanhForward, [this.f(pre), this.f(h)], [pre.offset, h.offset, n], n);
+  }
+  tanhBackward(h: Slice, dh: Slice, dpre: Slice, n: number): void {
+    const p = this.pending;
+    if (p && p.M * p.N === n && this.fuse('rnnBack', dh, p.M, p.N, [h], [dpre], [h.offset, dpre.offset])) return;
+    this.map(cells.tanhBackward, [this.f(h), this.f(dh), this.f(dpre)], [h.offset, dh.offset, dpre.offset, n], n);
+  }
+
+  dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void {
+    // u < p for u = k/2²⁴ is k < ⌈p·2²⁴⌉ (exact in f64), so the GPU compares integers.
+    this.map(vec.dropout, [this.f(x), this.f(mask)],
+      [x.offset, mask.offset, x.length, Math.ceil(p * 16777216), 1 / (1 - p), seed >>> 0, stream >>> 0], x.length);
+  }
+  mul(x: Slice, m: Slice): void {
+    this.map(vec.mul, [this.f(x), this.f(m)], [x.offset, m.offset, x.length], x.length);
+  }
+
+  softmaxXent(logits: Slice, targets: Slice, losses: Slice, dlogits: Slice, N: number, V: number, gradScale: number): void {
+    if (N === 0) return;
+    this.run(loss.softmaxXent, [this.f(logits), this.i(targets), this.f(losses), this.f(dlogits)],
+      [logits.offset, targets.offset, losses.offset, dlogits.offset, N, V, gradScale], Math.min(N, 65535));
+  }
+  softmax(logits: Slice, probs: Slice, N: number, V: number, temperature: number): void {
+    if (N === 0) return;
+    this.run(loss.softmax, [this.f(logits), this.f(probs)], [logits.offset, probs.offset, N, V, 1 / temperature], Math.min(N, 65535));
+  }
+  drawRows(logits: Slice, ids: Slice, drawn: Slice, N: number, V: number, o: DrawOptions): void {
+    if (N === 0) return;
+    this.run(loss.drawRows, [this.f(logits), this.i(ids), this.f(drawn)],
+      [logits.offset, ids.offset, drawn.offset, N, V, 1 / o.temperature, o.topK, o.argmax ? 1 : 0, o.seed >>> 0, o.stream >>> 0, o.index >>> 0],
+      Math.min(N, 65535));
+  }
+
+  rmsprop(p: Slice, g: Slice, cache: Slice, lr: number, decay: number, eps: number): void {
+    this.map(optim.rmsprop, [this.f(p), this.f(g), this.f(cache)], [p.offset, g.offset, cache.offset, p.length, lr, decay, eps], p.length);
+  }
+  adam(p: Slice, g: Slice, m: Slice, v: Slice, lr: number, beta1: number, beta2: number, eps: number, step: number): void {
+    const c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
+    this.map(optim.adam, [this.f(p), this.f(g), this.f(m), this.f(v)],
+      [p.offset, g.offset, m.offset, v.offset, p.length, lr, beta1, beta2, eps, c1, c2], p.length);
+  }
+  adagrad(p: Slice, g: Slice, cache: Slice, lr: number, eps: number): void {
+    this.map(optim.adagrad, [this.f(p), this.f(g), this.f(cache)], [p.offset, g.offset, cache.offset, p.length, lr, eps], p.length);
+  }
+
+  sumSquares(x: Slice, out: Slice): void {
+    this.run(vec.sumSquaresPartial, [this.f(x), this.partials], [x.offset, x.length], vec.SQ_PARTS);
+    this.run(vec.sumSquaresFinal, [this.partials, this.f(out)], [out.offset], 1);
+  }
+  clipByNorm(x: Slice, sumsq: Slice, maxNorm: number): void {
+    this.map(vec.clipByNorm, [this.f(x), this.f(sumsq)], [x.offset, sumsq.offset, x.length, maxNorm], x.length);
+  }
+  clamp(x: Slice, lo: number, hi: number): void {
+    this.map(vec.clamp, [this.f(x)], [x.offset, x.length, lo, hi], x.length);
+  }
+  scale(x: Slice, alpha: number): void {
+    this.map(vec.scale, [this.f(x)], [x.offset, x.length, alpha], x.length);
+  }
+  fill(x: Slice, value: number): void {
+    const b = this.buf(x);
+    if (!b.int && Object.is(value, 0)) {
+      this.settle();
+      this.zeros = x;
+      return;
+    }
+    this.map(b.int ? vec.fillInt : vec.fill, [b], [x.offset, x.length, value], x.length);
+  }
+  copy(dst: Slice, src: Slice): void {
+    if (src.length !== dst.length) throw new RangeError(`copy of ${src.length} into ${dst.length}`);
+    const d = this.buf(dst), s = this.buf(src);
+    if (d.int !== s.int) throw new TypeError('copy between an i32 and an f32 buffer');
+    const n = src.length;
+    if (n === 0) return;
+    if (overlaps(dst, src)) {
+      if (src.offset === dst.offset) return;
+      // Overlapping ranges of one buffer: through scratch, as memmove.
+      const tmp = this.scratchFor(n, d.int);
+      this.queueCopy({ dst: tmp, src: s, dOff: 0, sOff: src.offset, n });
+      this.queueCopy({ dst: d, src: tmp, dOff: dst.offset, sOff: 0, n });
+      return;
+    }
+    this.queueCopy({ dst: d, src: s, dOff: dst.offset, sOff: src.offset, n });
+  }
+
+  // Joins the pending copies when it neither reads nor writes what they write nor writes
+  // what they read, so that running them at once is running them in order.
+  private queueCopy(c: PendingCopy): void {
+    const dst = { buf: c.dst, offset: c.dOff, length: c.n }, src = { buf: c.src, offset: c.sOff, length: c.n };
+    const clash = this.copies.some((q) => {
+      const qd = { buf: q.dst, offset: q.dOff, length: q.n }, qs = { buf: q.src, offset: q.sOff, length: q.n };
+      return overlaps(src, qd) || overlaps(dst, qd) || overlaps(dst, qs);
+    });
+    const full = this.copies.length === vec.MAX_COPIES || (this.copies.length > 0 && this.copies[0].dst.int !== c.dst.int);
+    if (this.pending || this.zeros || this.gather || clash || full) this.settle();
+    this.copies.push(c);
+  }
+
+  /**
+   * Runs the pending product and this step as one dispatch when the product is the step's
+   * recurrent product: its output `into` is the step's input, of B rows and G·H (forward) or
+   * H (backward) columns, and nothing the step writes overlaps what the product reads (other
+   * workgroups read all of it while this one writes). Returns whether it did.
+   */
+  private fuse(kind: StepKind, into: Slice, B: number, H: number, ins: Slice[], outs: Slice[], extra: number[]): boolean {
+    const p = this.pending;
+    const back = kind.endsWith('Back'), gates = CELL_GATES[kind];
+    const [N, K] = back ? [H, gates * H] : [gates * H, H];
+    if (!p || !same(p.C, into) || p.transA || p.transB === back || p.M !== B || p.N !== N || p.K !== K ||
+      p.biases.length !== (kind === 'gru' ? 1 : 0)) return false;
+    const product = sub(p.C, p.M * p.N);
+    for (const w of [product, ...outs]) if (overlaps(w, p.A) || overlaps(w, p.B)) return false;
+    const bufs = [p.A, p.B, p.C, ...ins, ...outs].map((s) => this.f(s));
+    if (new Set(bufs).size > this.maxStorage) return false;
+    this.pending = null;
+    const t = pickStepTile(kind, B, H, this.occupancy);
+    const def = this.defOf(`step${kind}${t.BM}x${t.BU}`, () => stepDef(kind, t));
+    this.run(def, bufs, [p.A.offset, p.B.offset, p.C.offset, B, H, p.K, p.alpha, p.beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
+    return true;
+  }
+
+  private defOf(key: string, make: () => KernelDef): KernelDef {
+    let def = this.defs.get(key);
+    if (!def) this.defs.set(key, (def = make()));
+    return def;
+  }
+
+  private run(def: KernelDef, bufs: GpuBuf[], args: number[], x: number, y = 1): void {
+    this.settle();
+    this.rec.dispatch(def, bufs.map((b) => b.buffer), args, x, y);
+  }
+
+  // An elementwise kernel over n items (grid-stride loop inside).
+  private map(def: KernelDef, bufs: GpuBuf[], args: number[], n: number): void {
+    if (n > 0) this.run(def, bufs, args, groupsFor(n));
+  }
+
+  private allocate(length: number, int: boolean): GpuBuf {
+    if (!Number.isInteger(length) || length < 0) throw new RangeError(`cannot allocate ${length} elements`);
+    const size = Math.max(16, Math.ceil((4 * length) / 16) * 16);
+    if (size > this.maxBinding) {
+      throw new UserError(`a buffer of ${Math.ceil(size / 2 ** 20)} MiB is needed, but the GPU (${this.label}) binds at most ${Math.floor(this.maxBinding / 2 ** 20)} MiB (use a smaller model or batch)`);
+    }
+    // New buffers read as zeros (WebGPU guarantees it).
+    const buffer = this.device.createBuffer({ size, usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST });
+    return new GpuBuf(this, buffer, length, int);
+  }
+
+  private scratchFor(n: number, int: boolean): GpuBuf {
+    if (!this.scratch || this.scratch.length < n || this.scratch.int !== int) this.scratch = this.allocate(n, int);
+    return this.scratch;
+  }
+
+  private buf(s: Slice): GpuBuf {
+    const b = s.buf;
+    if (!(b instanceof GpuBuf) || b.owner !== this) throw new TypeError('buffer does not belong to this webgpu backend');
+    return b;
+  }
+  private f(s: Slice): GpuBuf {
+    const b = this.buf(s);
+    if (b.int) throw new TypeError('expected an f32 buffer');
+    return b;
+  }
+  private i(s: Slice): GpuBuf {
+    const b = this.buf(s);
+    if (!b.int) throw new TypeError('expected an i32 buffer');
+    return b;
+  }
+}
+
+function sub(s: Slice, length: number): Slice { return { buf: s.buf, offset: s.offset, length }; }
+function same(a: Slice, b: Slice): boolean { return a.buf === b.buf && a.offset === b.offset; }
+function overlaps(a: Slice, b: Slice): boolean {
+  return a.buf === b.buf && a.offset < b.offset + b.length && b.offset < a.offset + a.length;
+}

@@ -1,0 +1,33 @@
+/// <reference types="@webgpu/types" />
+// From an adapter to a device this backend can use, in Node (Dawn) and in browsers alike.
+
+// The limits the kernels and the model's buffers press on: asked for at the adapter's maximum,
+// since a device otherwise gets WebGPU's defaults (128 MiB bindings, 16 KiB of shared memory).
+const LIMITS = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage'] as const;
+
+export async function requestBackendDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  const requiredLimits: Record<string, number> = {};
+  for (const k of LIMITS) requiredLimits[k] = adapter.limits[k];
+  return adapter.requestDevice({ label: 'charrnn', requiredLimits });
+}
+
+// GPUAdapter.info, which older type packages lack.
+interface AdapterInfo { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean }
+const infoOf = (adapter: GPUAdapter): AdapterInfo =>
+  (adapter as GPUAdapter & { info?: AdapterInfo }).info ?? { vendor: '', architecture: '', device: '', description: '' };
+
+/** The adapter's name as its driver gives it. */
+export function adapterName(adapter: GPUAdapter): string {
+  const i = infoOf(adapter);
+  const named = [i.device, i.description].map((s) => s.trim()).filter(Boolean);
+  return named.length > 0 ? named.join(', ') : i.vendor.trim() || 'unnamed GPU';
+}
+
+/** Whether the adapter is a CPU rasteriser (llvmpipe, lavapipe, SwiftShader, WARP) rather than a GPU. */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const i = infoOf(adapter);
+  if (i.isFallbackAdapter) return true;
+  const all = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
+  return /llvmpipe|lavapipe|softpipe|swiftshader|basic render|\bwarp\b/i.test(all);
+}

@@ -1,0 +1,108 @@
+// The fused gate math of one time step, one thread per (row, unit), as ../../js/cells.ts.
+import type { KernelDef } from '../program.js';
+import { gridStride } from './common.js';
+
+// The arithmetic of the LSTM step for unit j of row b, given its four pre-activations.
+// Shared with the step fused into its recurrent product (gemm-step.ts).
+export const LSTM_FORWARD_WGSL = /* wgsl */ `
+fn lstmCell(pi: f32, pf: f32, pg: f32, po: f32, cPrev: f32, ao: u32, H: u32, co: u32) {
+  let ig = sigmoid(pi);
+  let fg = sigmoid(pf);
+  let gg = tanh_(pg);
+  let og = sigmoid(po);
+  $act[ao] = ig; $act[ao + H] = fg; $act[ao + 2u * H] = gg; $act[ao + 3u * H] = og;
+  let cn = fg * cPrev + ig * gg;
+  $c[a.oC + co] = cn;
+  $h[a.oH + co] = og * tanh_(cn);
+}`;
+
+export const lstmStep: KernelDef = {
+  key: 'lstmStep',
+  bufs: [{ name: 'pre' }, { name: 'cPrev' }, { name: 'act', write: true }, { name: 'c', write: true }, { name: 'h', write: true }],
+  args: [['oPre', 'u32'], ['oCp', 'u32'], ['oAct', 'u32'], ['oC', 'u32'], ['oH', 'u32'], ['n', 'u32'], ['H', 'u32']],
+  code: LSTM_FORWARD_WGSL + gridStride('a.n', `
+    let b = i / a.H;
+    let j = i - b * a.H;
+    let p = a.oPre + b * 4u * a.H + j;
+    lstmCell($pre[p], $pre[p + a.H], $pre[p + 2u * a.H], $pre[p + 3u * a.H], $cPrev[a.oCp + i],
+      a.oAct + b * 4u * a.H + j, a.H, i);`),
+};
+
+// Unit j of row b of the LSTM backward, given dh: writes dpre's four gates, dc ← dcPrev.
+export const LSTM_BACKWARD_WGSL = /* wgsl */ `
+fn lstmCellBackward(dhv: f32, i: u32, b: u32, j: u32, H: u32) {
+  let ao = a.oAct + b * 4u * H + j;
+  let ig = $act[ao]; let fg = $act[ao + H]; let gg = $act[ao + 2u * H]; let og = $act[ao + 3u * H];
+  let tc = tanh_($c[a.oC + i]);
+  let dct = $dc[a.oDc + i] + dhv * og * (1.0 - tc * tc);
+  let d = a.oDpre + b * 4u * H + j;
+  $dpre[d] = dct * gg * ig * (1.0 - ig);
+  $dpre[d + H] = dct * $cPrev[a.oCp + i] * fg * (1.0 - fg);
+  $dpre[d + 2u * H] = dct * ig * (1.0 - gg * gg);
+  $dpre[d + 3u * H] = dhv * tc * og * (1.0 - og);
+  $dc[a.oDc + i] = dct * fg;
+}`;
+
+export const lstmStepBackward: KernelDef = {
+  key: 'lstmStepBackward',
+  bufs: [{ name: 'act' }, { name: 'c' }, { name: 'cPrev' }, { name: 'dh' }, { name: 'dc', write: true }, { name: 'dpre', write: true }],
+  args: [['oAct', 'u32'], ['oC', 'u32'], ['oCp', 'u32'], ['oDh', 'u32'], ['oDc', 'u32'], ['oDpre', 'u32'], ['n', 'u32'], ['H', 'u32']],
+  code: LSTM_BACKWARD_WGSL + gridStride('a.n', `
+    let b = i / a.H;
+    lstmCellBackward($dh[a.oDh + i], i, b, i - b * a.H, a.H);`),
+};
+
+export const gruStep: KernelDef = {
+  key: 'gruStep',
+  bufs: [{ name: 'xi' }, { name: 'hh' }, { name: 'hPrev' }, { name: 'act', write: true }, { name: 'h', write: true }],
+  args: [['oXi', 'u32'], ['oHh', 'u32'], ['oHp', 'u32'], ['oAct', 'u32'], ['oH', 'u32'], ['n', 'u32'], ['H', 'u32']],
+  code: gridStride('a.n', `
+    let b = i / a.H;
+    let j = i - b * a.H;
+    let x = a.oXi + b * 3u * a.H + j;
+    let q = a.oHh + b * 3u * a.H + j;
+    let r = sigmoid($xi[x] + $hh[q]);
+    let z = sigmoid($xi[x + a.H] + $hh[q + a.H]);
+    let nn = tanh_($xi[x + 2u * a.H] + r * $hh[q + 2u * a.H]);
+    let ao = a.oAct + b * 3u * a.H + j;
+    $act[ao] = r; $act[ao + a.H] = z; $act[ao + 2u * a.H] = nn;
+    $h[a.oH + i] = (1.0 - z) * nn + z * $hPrev[a.oHp + i];`),
+};
+
+export const gruStepBackward: KernelDef = {
+  key: 'gruStepBackward',
+  bufs: [{ name: 'act' }, { name: 'hh' }, { name: 'hPrev' }, { name: 'dh' }, { name: 'dxi', write: true },
+    { name: 'dhh', write: true }, { name: 'dhPrev', write: true }],
+  args: [['oAct', 'u32'], ['oHh', 'u32'], ['oHp', 'u32'], ['oDh', 'u32'], ['oDxi', 'u32'], ['oDhh', 'u32'],
+    ['oDhp', 'u32'], ['n', 'u32'], ['H', 'u32']],
+  code: gridStride('a.n', `
+    let b = i / a.H;
+    let j = i - b * a.H;
+    let ao = a.oAct + b * 3u * a.H + j;
+    let r = $act[ao]; let z = $act[ao + a.H]; let nn = $act[ao + 2u * a.H];
+    let d = $dh[a.oDh + i];
+    let dn = d * (1.0 - z) * (1.0 - nn * nn);
+    let dz = d * ($hPrev[a.oHp + i] - nn) * z * (1.0 - z);
+    let dr = dn * $hh[a.oHh + b * 3u * a.H + 2u * a.H + j] * r * (1.0 - r);
+    let x = a.oDxi + b * 3u * a.H + j;
+    $dxi[x] = dr; $dxi[x + a.H] = dz; $dxi[x + 2u * a.H] = dn;
+    let q = a.oDhh + b * 3u * a.H + j;
+    $dhh[q] = dr; $dhh[q + a.H] = dz; $dhh[q + 2u * a.H] = dn * r;
+    $dhPrev[a.oDhp + i] += d * z;`),
+};
+
+export const tanhForward: KernelDef = {
+  key: 'tanhForward',
+  bufs: [{ name: 'pre' }, { name: 'h', write: true }],
+  args: [['oPre', 'u32'], ['oH', 'u32'], ['n', 'u32']],
+  code: gridStride('a.n', `    $h[a.oH + i] = tanh_($pre[a.oPre + i]);`),
+};
+
+export const tanhBackward: KernelDef = {
+  key: 'tanhBackward',
+  bufs: [{ name: 'h' }, { name: 'dh' }, { name: 'dpre', write: true }],
+  args: [['oH', 'u32'], ['oDh', 'u32'], ['oDpre', 'u32'], ['n', 'u32']],
+  code: gridStride('a.n', `
+    let y = $h[a.oH + i];
+    $dpre[a.oDpre + i] = $dh[a.oDh + i] * (1.0 - y * y);`),
+};

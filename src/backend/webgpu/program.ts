@@ -1,0 +1,73 @@
+/// <reference types="@webgpu/types" />
+// Kernels as WGSL templates, and the pipelines made from them. Every buffer is bound whole
+// (element offsets travel as arguments, because binding offsets must be 256-byte aligned),
+// and WebGPU refuses a dispatch that binds one buffer twice when either binding is writable.
+// So a kernel names its buffer parameters ($name in its code) and, per call, the distinct
+// buffers become the bindings: each parameter is rewritten to the binding of its buffer.
+// A pattern of sharing (say c and cPrev in one buffer) is one more pipeline, made once.
+
+export type ScalarType = 'u32' | 'i32' | 'f32';
+
+export interface BufParam {
+  name: string;
+  int?: boolean; // i32 elements (token ids), else f32
+  write?: boolean;
+}
+
+export interface KernelDef {
+  key: string; // unique per distinct WGSL source
+  bufs: readonly BufParam[];
+  args: readonly (readonly [string, ScalarType])[];
+  // WGSL with the entry point `main`; buffers as $name, arguments as a.name.
+  code: string;
+}
+
+/** One binding per distinct buffer of a call; `slotOf[i]` is parameter i's binding. */
+export interface Binding {
+  slotOf: number[];
+  writable: boolean[]; // per slot
+  int: boolean[]; // per slot
+}
+
+export function bindingOf(def: KernelDef, bufs: readonly GPUBuffer[]): { binding: Binding; slots: GPUBuffer[] } {
+  const slots: GPUBuffer[] = [], slotOf: number[] = [], writable: boolean[] = [], int: boolean[] = [];
+  for (let i = 0; i < bufs.length; i++) {
+    const p = def.bufs[i];
+    let s = slots.indexOf(bufs[i]);
+    if (s < 0) {
+      s = slots.length;
+      slots.push(bufs[i]);
+      writable.push(false);
+      int.push(p.int === true);
+    }
+    if (int[s] !== (p.int === true)) throw new TypeError(`${def.key}: one buffer passed as both i32 and f32`);
+    writable[s] ||= p.write === true;
+    slotOf.push(s);
+  }
+  return { binding: { slotOf, writable, int }, slots };
+}
+
+/** The bind group layout's identity: what each binding is. */
+export function signatureOf(b: Binding): string {
+  return b.writable.map((w) => (w ? 'w' : 'r')).join('');
+}
+
+export function wgslOf(def: KernelDef, b: Binding, common: string): string {
+  const lines: string[] = [];
+  if (def.args.length > 0) {
+    lines.push(`struct Args { ${def.args.map(([n, t]) => `${n}: ${t},`).join(' ')} }`);
+  } else {
+    lines.push('struct Args { unused: u32 }');
+  }
+  lines.push('@group(0) @binding(0) var<uniform> a: Args;');
+  b.writable.forEach((w, s) => {
+    lines.push(`@group(0) @binding(${s + 1}) var<storage, ${w ? 'read_write' : 'read'}> s${s}: array<${b.int[s] ? 'i32' : 'f32'}>;`);
+  });
+  const names = new Map(def.bufs.map((p, i) => [p.name, `s${b.slotOf[i]}`]));
+  const code = def.code.replace(/\$(\w+)/g, (_, n: string) => {
+    const s = names.get(n);
+    if (s === undefined) throw new Error(`${def.key}: unknown buffer $${n}`);
+    return s;
+  });
+  return `${lines.join('\n')}\n${common}\n${code}`;
+}

@@ -1,0 +1,542 @@
+// The webgpu backend against the js reference, on Dawn over Mesa's CPU renderer where no GPU
+// exists (CI): every WGSL kernel on random data with awkward shapes and offsets, whole
+// training steps, sampling on the device, the Node loader and its errors, and the command
+// line. Kernels without transcendental math or reordered sums must match bit for bit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { checkGemm } from './helpers/gemm-check.js';
+import { LEAD, Twins, randoms, type Pick, type Twin } from './helpers/twins.js';
+import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js';
+import { JsBackend } from '../src/backend/js/index.js';
+import { uniform, Stream } from '../src/backend/rng.js';
+import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
+import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
+import { createBackend } from '../src/node/backend.js';
+import { CharLM } from '../src/model/charlm.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { Corpus } from '../src/text/corpus.js';
+import { train } from '../src/train/loop.js';
+import type { TrainOptions } from '../src/train/options.js';
+import { sampleText, sampleTexts } from '../src/sample/sample.js';
+import { UserError } from '../src/errors.js';
+import { resolveCorpusText } from '../src/node/datasets.js';
+
+// One device for the whole file: making one takes a fraction of a second on Mesa.
+const gpu: { be: WebGPUBackend } | { skip: string } = await loadWebGPUBackend()
+  .then((be) => ({ be }), (e: unknown) => ({ skip: `no WebGPU adapter: ${e instanceof Error ? e.message : String(e)}` }));
+const skip = 'skip' in gpu ? gpu.skip : false;
+const dev = (): WebGPUBackend => {
+  if ('skip' in gpu) throw new Error(gpu.skip);
+  return gpu.be;
+};
+const t = (name: string, fn: () => Promise<void>): void => { test(`webgpu: ${name}`, { skip }, fn); };
+const corpusText = (await resolveCorpusText('mobydick')).text.slice(0, 30_000);
+
+// f32 gate math on the device against the reference's f64-then-rounded: a few ulps of the
+// exp the GPU provides. Measured on Mesa: under 3e-7 relative; the bound leaves room for GPUs.
+const CELL_TOL = 2e-6;
+// Reductions (softmax sums, column sums) summed in another order, in f32.
+const SUM_TOL = 2e-6;
+
+// Backends on the same device that pick their tiles for a GPU of another size: occupancy 1
+// takes the largest tile for every product, Infinity the smallest, 10 the ones between.
+const sized = (occupancy: number): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy });
+
+t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile; beta = 0 ignores NaN in C', async () => {
+  // From a matrix-vector product (M = 1) to shapes that span several tiles of each size.
+  const shapes = [[1, 1, 1], [3, 5, 7], [7, 3, 5], [5, 1, 9], [1, 17, 3], [1, 130, 40], [8, 257, 33], [9, 20, 17],
+    [17, 33, 65], [65, 17, 33], [33, 65, 17], [50, 67, 128], [129, 3, 257], [200, 300, 19]];
+  for (const occupancy of [1, 10, Infinity]) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
+    const p = new Twins(sized(occupancy));
+    for (const [alpha, beta] of occupancy === 10 ? [[1, 0], [1, 1], [0.5, 1], [-2, 0.25], [0.3, 0]] : [[-2, 0.25]]) {
+      const a = p.f(M * K), b = p.f(K * N);
+      const c = beta === 0 ? p.of(new Float32Array(M * N).fill(NaN)) : p.f(M * N);
+      const A = await p.ref.download(a.ref), B = await p.ref.download(b.ref), C = await p.ref.download(c.ref);
+      p.dut.gemm(tA, tB, M, N, K, alpha, a.dut, b.dut, beta, c.dut);
+      const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta} occupancy ${occupancy}`;
+      checkGemm(label, tA, tB, M, N, K, alpha, A, B, beta, C, await p.dut.download(c.dut));
+      const whole = await p.dut.download(slice(c.dut.buf)), before = await p.ref.download(slice(c.ref.buf));
+      for (let i = 0; i < whole.length; i++) {
+        if (i < LEAD || i >= LEAD + M * N) assert.ok(Object.is(whole[i], before[i]) || (Number.isNaN(whole[i]) && Number.isNaN(before[i])), `${label}: wrote outside C at ${i}`);
+      }
+    }
+  }
+  // K = 0 and alpha = 0 only scale C.
+  const p = new Twins(dev()), c = p.f(12);
+  p.run((be, s) => be.gemm(false, true, 3, 4, 0, 1, s(p.f(1)), s(p.f(1)), 0.5, s(c)));
+  await p.same(c, 'gemm K=0 β=0.5');
+});
+
+t('addBias, gatherCols, scatterAddCols, gatherRows, scatterAddRows exactly; sumRows within rounding', async () => {
+  const p = new Twins(dev());
+  for (const [N, G, V] of [[1, 1, 1], [3, 5, 2], [7, 17, 5], [5, 33, 3], [2, 65, 7], [33, 7, 17], [300, 40, 9]]) {
+    const out = p.f(N * G), b = p.f(G);
+    p.run((be, s) => be.addBias(s(out), s(b), N, G));
+    await p.same(out, `addBias ${N}×${G}`);
+    const db = p.f(G), dout = p.f(N * G);
+    p.run((be, s) => be.sumRows(s(db), s(dout), N, G));
+    await p.same(db, `sumRows ${N}×${G}`, SUM_TOL * Math.sqrt(N));
+    const ids = p.ids(N, V), w = p.f(G * V), o2 = p.f(N * G);
+    p.run((be, s) => be.gatherCols(s(o2), s(w), s(ids), N, G, V));
+    await p.same(o2, `gatherCols ${N}×${G}×${V}`);
+    const dw = p.f(G * V);
+    p.run((be, s) => be.scatterAddCols(s(dw), s(dout), s(ids), N, G, V));
+    await p.same(dw, `scatterAddCols ${N}×${G}×${V}`);
+    const E = G, table = p.f(V * E), emb = p.f(N * E), dtable = p.f(V * E);
+    p.run((be, s) => be.gatherRows(s(emb), s(table), s(ids), N, E));
+    await p.same(emb, `gatherRows ${N}×${E}`);
+    p.run((be, s) => be.scatterAddRows(s(dtable), s(dout), s(ids), N, E));
+    await p.same(dtable, `scatterAddRows ${N}×${E}`);
+  }
+});
+
+t('LSTM, GRU and tanh cells forward and backward, with states sharing one buffer as the layers do', async () => {
+  const p = new Twins(dev());
+  for (const [B, H] of [[1, 1], [3, 5], [2, 7], [1, 17], [3, 33], [5, 65], [4, 300]]) {
+    const pre = p.f(B * 4 * H, -6, 6), cs = p.f(2 * B * H, -2, 2); // c[t] and c[t+1] in one buffer
+    const cPrev = (s: (x: Twin) => ReturnType<typeof sub>) => sub(s(cs), 0, B * H);
+    const cNext = (s: (x: Twin) => ReturnType<typeof sub>) => sub(s(cs), B * H, B * H);
+    const act = p.f(B * 4 * H), h = p.f(B * H);
+    p.run((be, s) => be.lstmStep(s(pre), cPrev(s), s(act), cNext(s), s(h), B, H));
+    for (const [x, n] of [[act, 'act'], [cs, 'c'], [h, 'h']] as const) await p.same(x, `lstmStep ${n} ${B}×${H}`, CELL_TOL);
+    await p.sync(act);
+    await p.sync(cs);
+    const dh = p.f(B * H), dc = p.f(B * H), dpre = p.f(B * 4 * H);
+    p.run((be, s) => be.lstmStepBackward(s(act), cNext(s), cPrev(s), s(dh), s(dc), s(dpre), B, H));
+    await p.same(dpre, `lstmStepBackward dpre ${B}×${H}`, CELL_TOL);
+    await p.same(dc, `lstmStepBackward dc ${B}×${H}`, CELL_TOL);
+
+    const xi = p.f(B * 3 * H, -3, 3), hh = p.f(B * 3 * H, -3, 3), hPrev = p.f(B * H);
+    const gact = p.f(B * 3 * H), gh = p.f(B * H);
+    p.run((be, s) => be.gruStep(s(xi), s(hh), s(hPrev), s(gact), s(gh), B, H));
+    await p.same(gact, `gruStep act ${B}×${H}`, CELL_TOL);
+    await p.same(gh, `gruStep h ${B}×${H}`, CELL_TOL);
+    await p.sync(gact);
+    const dxi = p.f(B * 3 * H), dhh = p.f(B * 3 * H), dhs = p.f(2 * B * H); // dh[t−1] and dh[t] in one buffer
+    p.run((be, s) => be.gruStepBackward(s(gact), s(hh), s(hPrev), sub(s(dhs), B * H, B * H), s(dxi), s(dhh), sub(s(dhs), 0, B * H), B, H));
+    for (const [x, n] of [[dxi, 'dxi'], [dhh, 'dhh'], [dhs, 'dhPrev']] as const) await p.same(x, `gruStepBackward ${n} ${B}×${H}`, CELL_TOL);
+
+    const n = B * H, y = p.f(n, -4, 4), th = p.f(n);
+    p.run((be, s) => be.tanhForward(s(y), s(th), n));
+    await p.same(th, `tanhForward ${n}`, CELL_TOL);
+    p.run((be, s) => be.tanhForward(s(y), s(y), n));
+    await p.same(y, `tanhForward in place ${n}`, CELL_TOL);
+    const hy = p.f(n), dy = p.f(n), dp = p.f(n);
+    p.run((be, s) => be.tanhBackward(s(hy), s(dy), s(dp), n));
+    await p.same(dp, `tanhBackward ${n}`, 2 ** -22);
+  }
+});
+
+// WGSL lets exp(x) be off by 3 + 2·|x| ulps, so a gate σ(x) for x ≪ 0 may be too: the bound
+// below is that plus the reference's rounding and the gate's own arithmetic.
+// Each step as the layers record it (src/model/*.ts): the recurrent product, then the cell.
+// The reference runs them one after the other; the webgpu backend runs each pair as one
+// dispatch, on every tile, with the states of all steps in one buffer as the layers keep them.
+t('recurrent steps fused with their product equal the product then the cell, on every tile', async () => {
+  for (const occupancy of [1, 7, 12, Infinity]) for (const [B, H] of [[1, 5], [3, 17], [33, 70]]) {
+    const be = sized(occupancy), p = new Twins(be);
+    const fused = async (label: string, n: number, run: (be: Backend, s: Pick) => void): Promise<void> => {
+      const before = be.stats.dispatches;
+      p.run(run);
+      assert.equal(be.stats.dispatches - before, n, `${label}: dispatches`);
+    };
+    const tag = `B=${B} H=${H} occupancy ${occupancy}`;
+    const hs = p.f(2 * B * H), whh4 = p.f(4 * H * H, -0.3, 0.3), pre = p.f(B * 4 * H, -2, 2), cs = p.f(2 * B * H);
+    const act = p.f(B * 4 * H), h = (s: Pick): Slice => sub(s(hs), 0, B * H), hNext = (s: Pick): Slice => sub(s(hs), B * H, B * H);
+    await fused(`lstm ${tag}`, 1, (be, s) => {
+      be.gemm(false, true, B, 4 * H, H, 1, h(s), s(whh4), 1, s(pre));
+      be.lstmStep(s(pre), sub(s(cs), 0, B * H), s(act), sub(s(cs), B * H, B * H), hNext(s), B, H);
+    });
+    for (const [x, n] of [[pre, 'pre'], [act, 'act'], [cs, 'c'], [hs, 'h']] as const) await p.same(x, `lstm ${n} ${tag}`, CELL_TOL);
+    const dhs = p.f(2 * B * H), dc = p.f(B * H), dpre = p.f(2 * B * 4 * H);
+    await fused(`lstmBack ${tag}`, 1, (be, s) => {
+      be.gemm(false, false, B, H, 4 * H, 1, sub(s(dpre), B * 4 * H, B * 4 * H), s(whh4), 1, sub(s(dhs), 0, B * H));
+      be.lstmStepBackward(s(act), sub(s(cs), B * H, B * H), sub(s(cs), 0, B * H), sub(s(dhs), 0, B * H), s(dc), sub(s(dpre), 0, B * 4 * H), B, H);
+    });
+    for (const [x, n] of [[dhs, 'dh'], [dc, 'dc'], [dpre, 'dpre']] as const) await p.same(x, `lstmBack ${n} ${tag}`, CELL_TOL);
+
+    const whh3 = p.f(3 * H * H, -0.3, 0.3), bhh = p.f(3 * H), xi = p.f(B * 3 * H, -2, 2), hh = p.f(B * 3 * H), gact = p.f(B * 3 * H);
+    await fused(`gru ${tag}`, 1, (be, s) => {
+      be.gemm(false, true, B, 3 * H, H, 1, h(s), s(whh3), 0, s(hh));
+      be.addBias(s(hh), s(bhh), B, 3 * H);
+      be.gruStep(s(xi), s(hh), h(s), s(gact), hNext(s), B, H);
+    });
+    for (const [x, n] of [[hh, 'hh'], [gact, 'act'], [hs, 'h']] as const) await p.same(x, `gru ${n} ${tag}`, CELL_TOL);
+    const dhh = p.f(2 * B * 3 * H), dxi = p.f(B * 3 * H), ghs = p.f(3 * B * H);
+    await fused(`gruBack ${tag}`, 1, (be, s) => {
+      be.gemm(false, false, B, H, 3 * H, 1, sub(s(dhh), B * 3 * H, B * 3 * H), s(whh3), 1, sub(s(ghs), B * H, B * H));
+      be.gruStepBackward(s(gact), s(hh), h(s), sub(s(ghs), B * H, B * H), s(dxi), sub(s(dhh), 0, B * 3 * H), sub(s(ghs), 0, B * H), B, H);
+    });
+    for (const [x, n] of [[dhh, 'dhh'], [dxi, 'dxi'], [ghs, 'dh']] as const) await p.same(x, `gruBack ${n} ${tag}`, CELL_TOL);
+
+    const whh1 = p.f(H * H, -0.3, 0.3), rpre = p.f(2 * B * H, -2, 2), rdh = p.f(2 * B * H);
+    await fused(`rnn ${tag}`, 1, (be, s) => {
+      be.gemm(false, true, B, H, H, 1, h(s), s(whh1), 1, sub(s(rpre), 0, B * H));
+      be.tanhForward(sub(s(rpre), 0, B * H), hNext(s), B * H);
+    });
+    for (const [x, n] of [[rpre, 'pre'], [hs, 'h']] as const) await p.same(x, `rnn ${n} ${tag}`, CELL_TOL);
+    await fused(`rnnBack ${tag}`, 1, (be, s) => {
+      be.gemm(false, false, B, H, H, 1, sub(s(rpre), B * H, B * H), s(whh1), 1, sub(s(rdh), 0, B * H));
+      be.tanhBackward(h(s), sub(s(rdh), 0, B * H), sub(s(rpre), 0, B * H), B * H);
+    });
+    for (const [x, n] of [[rpre, 'dpre'], [rdh, 'dh']] as const) await p.same(x, `rnnBack ${n} ${tag}`, CELL_TOL);
+  }
+});
+
+t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {
+  const be = dev(), p = new Twins(be);
+  const count = async (label: string, n: number, run: (be: Backend, s: Pick) => void): Promise<void> => {
+    const before = be.stats.dispatches;
+    p.run(run);
+    await be.flush();
+    assert.equal(be.stats.dispatches - before, n, `${label}: dispatches`);
+  };
+  for (const [M, N, K] of [[1, 65, 16], [7, 33, 9], [50, 130, 17]]) {
+    const a = p.f(M * K), w = p.f(N * K), c = p.f(M * N), b1 = p.f(N), b2 = p.f(N);
+    await count('gemm', 1, (be, s) => { be.gemm(false, true, M, N, K, 1, s(a), s(w), 0, s(c)); be.addBias(s(c), s(b1), M, N); be.addBias(s(c), s(b2), M, N); });
+    await p.same(c, `gemm + 2 biases ${M}×${N}×${K}`, 1e-6);
+    const ids = p.ids(M, K), o = p.f(M * N), wt = p.f(N * K);
+    await count('zeros + gather', 1, (be, s) => { be.fill(s(o), 0); be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); be.addBias(s(o), s(b2), M, N); });
+    await p.same(o, `zeros, gatherCols, 2 biases ${M}×${N}×${K}`);
+    await count('gather', 1, (be, s) => { be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); });
+    await p.same(o, `gatherCols += and a bias ${M}×${N}×${K}`);
+    // Not folded: zeros over part of out only (unless that is all of it), a third bias.
+    await count('partial zeros + gather', M === 1 ? 2 : 3, (be, s) => { be.fill(sub(s(o), 0, N), 0); be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); be.addBias(s(o), s(b2), M, N); be.addBias(s(o), s(b1), M, N); });
+    await p.same(o, `partial zeros, gatherCols, 3 biases ${M}×${N}×${K}`);
+  }
+});
+
+t('each time step of training costs two dispatches per layer (forward and backward, each fused)', async () => {
+  const corpus = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0 });
+  for (const model of ['lstm', 'gru', 'rnn'] as const) {
+    const be = dev(), m = CharLM.create(be, { model, layers: 2, hidden: 8, dropout: 0.1 }, corpus.vocab.size, 1);
+    const perIteration = async (T: number): Promise<number> => {
+      const B = 3, x = Int32Array.from({ length: T * B }, (_, i) => i % corpus.vocab.size), st = m.newState(B);
+      const before = be.stats.dispatches;
+      be.fill(m.grads, 0);
+      await m.lossAndGrad(x, x, T, B, st, { train: true, seed: 1 });
+      return be.stats.dispatches - before;
+    };
+    const [a, b] = [await perIteration(11), await perIteration(12)];
+    assert.equal(b - a, 2 * 2, `${model}: ${a} dispatches at T = 11, ${b} at T = 12`);
+  }
+});
+
+t('gates saturate exactly and stay within the ulps WGSL allows over [−30, 30] and far beyond', async () => {
+  const p = new Twins(dev());
+  const B = 2, H = 1001, n = B * H;
+  const pre = new Float32Array(4 * n).map((_, i) => -30 + 60 * ((i * 7919) % (4 * n)) / (4 * n - 1));
+  pre.set([0, -0, 1e-20, -1e-20, 60, -60, 1e4, -1e4, 1e38, -1e38, 0.2499, -0.2501, 0.25], 11);
+  const x = p.of(pre), cPrev = p.f(n, -30, 30), act = p.f(4 * n), c = p.f(n), h = p.f(n);
+  p.run((be, s) => be.lstmStep(s(x), s(cPrev), s(act), s(c), s(h), B, H));
+  const want = await p.ref.download(act.ref), got = await p.dut.download(act.dut);
+  for (let i = 0; i < want.length; i++) {
+    const saturated = want[i] === 0 || Math.abs(want[i]) === 1;
+    const ulps = 6 + 2 * Math.min(Math.abs(pre[i]), 88);
+    if (saturated ? got[i] !== want[i] : !(Math.abs(got[i] - want[i]) <= ulps * 2 ** -24 * Math.abs(want[i]) + 1e-30)) {
+      assert.fail(`gate ${i} of pre-activation ${pre[i]}: js ${want[i]} webgpu ${got[i]}`);
+    }
+  }
+  await p.same(h, 'h', CELL_TOL);
+});
+
+t('dropout masks are bit-identical to the host generator; mul exact', async () => {
+  const p = new Twins(dev());
+  for (const [seed, stream] of [[0, 0], [123, 65536], [4294967295, 2 ** 31 + 5], [7, 4294967295]]) {
+    for (const [n, prob] of [[1, 0.5], [7, 0.2], [1003, 0.2], [4099, 0.5], [65, 0.9], [300, 0.3], [300, 0.7]]) {
+      const x = p.f(n), mask = p.f(n);
+      p.run((be, s) => be.dropout(s(x), s(mask), prob, seed, stream));
+      await p.same(mask, `dropout mask n=${n} p=${prob} (${seed}, ${stream})`);
+      const m = p.f(n);
+      p.run((be, s) => be.mul(s(m), s(mask)));
+      await p.same(m, `mul n=${n}`);
+    }
+  }
+  // p = f32(0.3) exactly on the 24-bit grid: u = p must be kept, as the host's u < p says.
+  const grid = 5033165 / 16777216, x = p.f(40000), mask = p.f(40000);
+  p.run((be, s) => be.dropout(s(x), s(mask), grid, 1, 2));
+  await p.same(mask, 'dropout at p on the 24-bit grid');
+});
+
+t('softmax cross-entropy and softmax within rounding', async () => {
+  const p = new Twins(dev());
+  for (const [N, V] of [[1, 1], [1, 2], [3, 5], [7, 65], [5, 97], [2, 300], [70, 3]]) {
+    const logits = p.f(N * V, -8, 8), targets = p.ids(N, V), losses = p.f(N), dlogits = p.f(N * V);
+    p.run((be, s) => be.softmaxXent(s(logits), s(targets), s(losses), s(dlogits), N, V, 1 / N));
+    await p.same(losses, `softmaxXent losses ${N}×${V}`, SUM_TOL);
+    await p.same(dlogits, `softmaxXent dlogits ${N}×${V}`, SUM_TOL);
+    for (const temp of [1, 0.5, 1.7]) {
+      const probs = p.f(N * V);
+      p.run((be, s) => be.softmax(s(logits), s(probs), N, V, temp));
+      await p.same(probs, `softmax ${N}×${V} T=${temp}`, SUM_TOL);
+    }
+  }
+});
+
+t('optimisers within f32 rounding of the f64 reference', async () => {
+  const p = new Twins(dev());
+  for (const n of [1, 2, 3, 5, 7, 17, 33, 65, 1001]) {
+    const prm = p.f(n), g = p.f(n, -0.1, 0.1), cache = p.f(n, 0, 0.01);
+    for (let it = 0; it < 3; it++) p.run((be, s) => be.rmsprop(s(prm), s(g), s(cache), 2e-3, 0.95, 1e-8));
+    await p.same(prm, `rmsprop p n=${n}`, 1e-6);
+    await p.same(cache, `rmsprop cache n=${n}`, 1e-6);
+    const m = p.f(n, -0.01, 0.01), v = p.f(n, 0, 0.001);
+    for (const step of [1, 2, 7]) p.run((be, s) => be.adam(s(prm), s(g), s(m), s(v), 1e-3, 0.9, 0.999, 1e-8, step));
+    await p.same(prm, `adam p n=${n}`, 1e-6);
+    await p.same(m, `adam m n=${n}`, 1e-6);
+    await p.same(v, `adam v n=${n}`, 1e-6);
+    for (let it = 0; it < 2; it++) p.run((be, s) => be.adagrad(s(prm), s(g), s(cache), 0.01, 1e-10));
+    await p.same(prm, `adagrad p n=${n}`, 1e-6);
+    await p.same(cache, `adagrad cache n=${n}`, 1e-6);
+  }
+});
+
+t('sumSquares, clipByNorm, clamp, scale, fill, copy (overlapping too), int fill and copy', async () => {
+  const p = new Twins(dev());
+  for (const n of [1, 2, 3, 5, 7, 17, 33, 65, 1001, 100003]) {
+    const x = p.f(n, -2, 2), out = p.f(1);
+    p.run((be, s) => be.sumSquares(s(x), s(out)));
+    await p.same(out, `sumSquares n=${n}`, 1e-6);
+    await p.sync(out);
+    for (const maxNorm of [1e9, 0.5]) {
+      p.run((be, s) => be.clipByNorm(s(x), s(out), maxNorm));
+      await p.same(x, `clipByNorm n=${n} max=${maxNorm}`, 2 ** -23);
+    }
+    const y = p.f(n, -0.2, 0.2);
+    p.run((be, s) => be.clamp(s(y), -0.1, 0.1));
+    await p.same(y, `clamp n=${n}`);
+    for (const alpha of [0.5, -2]) {
+      p.run((be, s) => be.scale(s(y), alpha));
+      await p.same(y, `scale n=${n} α=${alpha}`);
+    }
+    p.run((be, s) => be.scale(s(y), 0.3));
+    await p.same(y, `scale n=${n} α=0.3`, 2 ** -23);
+    p.run((be, s) => be.fill(s(y), 0.1));
+    await p.same(y, `fill n=${n}`);
+    const src = p.f(n), dst = p.f(n);
+    p.run((be, s) => be.copy(s(dst), s(src)));
+    await p.same(dst, `copy n=${n}`);
+  }
+  for (const [from, to] of [[0, 3], [3, 0], [0, 29]]) {
+    const buf = p.f(40);
+    p.run((be, s) => be.copy(sub(s(buf), to, 11 + (to === 29 ? 0 : 19)), sub(s(buf), from, 11 + (to === 29 ? 0 : 19))));
+    await p.same(buf, `copy ${from}→${to} within one buffer`);
+  }
+  // Copies that depend on each other (read what an earlier one wrote, write what it read) run
+  // in order; independent ones share a dispatch.
+  const q = p.f(64), r = p.f(64);
+  const chain = (be: Backend, s: Pick): void => {
+    const at = (t: Twin, o: number, n: number): Slice => sub(s(t), o, n);
+    be.copy(at(r, 0, 8), at(q, 0, 8)); be.copy(at(r, 8, 8), at(q, 8, 8)); // independent
+    be.copy(at(q, 16, 8), at(r, 0, 8)); // reads what the first wrote
+    be.copy(at(r, 4, 8), at(q, 40, 8)); // writes over part of what the first wrote
+    be.copy(at(q, 0, 8), at(q, 48, 8)); // writes over what the first read
+    be.copy(at(r, 32, 20), at(r, 40, 20)); // overlapping, within one buffer
+  };
+  p.run(chain);
+  await p.same(q, 'copy chain q');
+  await p.same(r, 'copy chain r');
+  // Int buffers never come back through download: read them through a gather.
+  const ids = p.ids(9, 5), table = p.of(Float32Array.from({ length: 5 }, (_, i) => i)), got = p.f(9);
+  p.run((be, s) => { be.fill(sub(s(ids), 2, 4), 3); be.copy(sub(s(ids), 6, 3), sub(s(ids), 0, 3)); be.gatherRows(s(got), s(table), s(ids), 9, 1); });
+  await p.same(got, 'int fill and copy');
+});
+
+// The host sampler's draw, on probabilities from the reference softmax.
+function hostDraw(probs: Float32Array, V: number, u: number, topK: number): { id: number; cdf: number[] } {
+  const order = Array.from({ length: V }, (_, i) => i);
+  if (topK > 0 && topK < V) order.sort((a, b) => probs[b] - probs[a] || a - b);
+  const k = topK > 0 && topK < V ? topK : V;
+  let total = 0;
+  for (let i = 0; i < k; i++) total += probs[order[i]];
+  const cdf: number[] = [];
+  let acc = 0, id = -1;
+  for (let i = 0; i < k; i++) {
+    acc += k === V ? probs[order[i]] : probs[order[i]] / total;
+    cdf.push(acc);
+    if (id < 0 && u < acc) id = order[i];
+  }
+  return { id: id < 0 ? order[k - 1] : id, cdf };
+}
+
+t('drawRows draws what the host sampler draws from the same logits (temperature, top-k, argmax)', async () => {
+  const be = dev(), js = new JsBackend();
+  for (const [N, V] of [[1, 1], [1, 2], [37, 65], [20, 300], [5, 7]]) {
+    const data = randoms(N * V, -4, 4);
+    const logits = slice(be.alloc(N * V + 2), 2), ids = slice(be.allocInt(N + 1), 1), drawn = slice(be.alloc(N + 3), 3);
+    be.upload(logits, data);
+    const jl = slice(js.alloc(N * V)), jp = slice(js.alloc(N * V));
+    js.upload(jl, data);
+    for (const o of [{ temperature: 1, topK: 0, argmax: false }, { temperature: 0.6, topK: 0, argmax: false },
+      { temperature: 1.3, topK: 3, argmax: false }, { temperature: 1, topK: 1, argmax: false }, { temperature: 1, topK: 0, argmax: true }]) {
+      const seed = 77, index = 1000;
+      be.drawRows(logits, ids, drawn, N, V, { ...o, seed, stream: Stream.sample, index });
+      const got = await be.download(drawn);
+      js.softmax(jl, jp, N, V, o.temperature);
+      const probs = await js.download(jp);
+      for (let n = 0; n < N; n++) {
+        const row = probs.subarray(n * V, (n + 1) * V), u = uniform(seed, Stream.sample, index + n);
+        const want = o.argmax ? hostDraw(row, V, 0, 1) : hostDraw(row, V, u, o.topK);
+        // A different id is allowed only where u sits on a CDF boundary within f32 rounding.
+        if (got[n] !== want.id && !want.cdf.some((c) => Math.abs(c - u) < 1e-6)) {
+          assert.fail(`${JSON.stringify(o)} ${N}×${V} row ${n}: webgpu ${got[n]} host ${want.id} (u ${u})`);
+        }
+      }
+    }
+  }
+});
+
+const models: [string, Partial<ModelConfig>, Partial<TrainOptions>][] = [
+  ['lstm 2×16 one-hot, rmsprop', { model: 'lstm', layers: 2, hidden: 16, dropout: 0.2 }, {}],
+  ['lstm 2×16 embedding 8, adam', { model: 'lstm', layers: 2, hidden: 16, dropout: 0.2, embedding: 8 }, { optimizer: 'adam' }],
+  ['gru 2×16 one-hot, adagrad', { model: 'gru', layers: 2, hidden: 16, dropout: 0.2 }, { optimizer: 'adagrad' }],
+  ['gru 1×20 embedding 8, rmsprop', { model: 'gru', layers: 1, hidden: 20, embedding: 8 }, {}],
+  ['rnn 2×16 embedding 8, rmsprop with norm clipping', { model: 'rnn', layers: 2, hidden: 16, dropout: 0.2, embedding: 8 }, { clipNorm: 0.5 }],
+];
+// As the wasm backend's test (test/wasm.test.ts), with f32 transcendental math on the device:
+// losses and gradient norms within 1e-5 relative; gradients within 1e-5 of the largest;
+// 99.9% of parameters within 1e-5·(1+|p|) and every one within 1e-4·(1+|p|).
+for (const [name, config, opts] of models) {
+  t(`three training iterations and an evaluation of a ${name} match js`, async () => {
+    const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+    const runOn = async (be: Backend): Promise<{ losses: number[]; grads: Float32Array; params: Float32Array }> => {
+      const model = CharLM.create(be, config, corpus.vocab.size, 5);
+      const losses: number[] = [];
+      let grads: Float32Array | null = null;
+      for await (const e of train(model, corpus, { maxIters: 3, batch: 7, seq: 11, evalEvery: 3, seed: 9, ...opts })) {
+        if (e.type === 'iteration') losses.push(e.loss, e.gradNorm);
+        if (e.type === 'iteration' && e.iter === 1) grads = await be.download(model.grads);
+        if (e.type === 'eval') losses.push(e.valLoss);
+      }
+      return { losses, grads: grads!, params: await be.download(model.params) };
+    };
+    const js = await runOn(new JsBackend());
+    const gpuRun = await runOn(dev());
+    assert.equal(gpuRun.losses.length, 7);
+    js.losses.forEach((l, i) => assert.ok(Math.abs(l - gpuRun.losses[i]) <= 1e-5 * Math.abs(l), `loss/norm ${i}: js ${l} webgpu ${gpuRun.losses[i]}`));
+    const gmax = js.grads.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
+    for (let i = 0; i < js.grads.length; i++) {
+      if (!(Math.abs(js.grads[i] - gpuRun.grads[i]) <= 1e-5 * gmax)) assert.fail(`gradient ${i}: js ${js.grads[i]} webgpu ${gpuRun.grads[i]}`);
+    }
+    let worst = 0, loose = 0;
+    for (let i = 0; i < js.params.length; i++) {
+      const d = Math.abs(js.params[i] - gpuRun.params[i]) / (1 + Math.abs(js.params[i]));
+      worst = Math.max(worst, d);
+      if (!(d <= 1e-5)) loose++;
+    }
+    assert.ok(worst <= 1e-4, `max parameter difference ${worst}`);
+    assert.ok(loose <= js.params.length / 1000, `${loose} of ${js.params.length} parameters differ by more than 1e-5`);
+  });
+}
+
+t('text sampled on the device equals the js backend\'s (argmax, temperatures, top-k, prime, several streams), in few dispatches', async () => {
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  const js = CharLM.create(new JsBackend(), { model: 'lstm', layers: 2, hidden: 32 }, corpus.vocab.size, 3);
+  for await (const _ of train(js, corpus, { maxIters: 40, batch: 10, seq: 25, lr: 5e-3, evalEvery: 1000 })) { /* train */ }
+  const be = dev();
+  const model = new CharLM(be, js.config, corpus.vocab.size);
+  model.importParams(await js.exportParams());
+  const submits = be.stats.submits;
+  for (const opts of [{ argmax: true, prime: 'Call me' }, { temperature: 1, seed: 42 }, { temperature: 0.7, seed: 7, prime: 'The ' },
+    { topK: 5, seed: 3 }]) {
+    const o = { length: 300, ...opts };
+    assert.equal(await sampleText(model, corpus.vocab, o), await sampleText(js, corpus.vocab, o), JSON.stringify(o));
+  }
+  // 1,200 characters came back in a few dozen submits, not one (or more) per character.
+  assert.ok(be.stats.submits - submits < 150, `${be.stats.submits - submits} submits`);
+  // A character of a 2-layer one-hot LSTM: state copies (3, batched), the input projections
+  // with their biases (1 per layer), two fused steps, the decoder with its bias and the draw.
+  const d0 = be.stats.dispatches;
+  await sampleText(model, corpus.vocab, { length: 201, seed: 1 });
+  assert.ok((be.stats.dispatches - d0) / 200 <= 9.1, `${(be.stats.dispatches - d0) / 200} dispatches per character`);
+  const texts = async (m: CharLM): Promise<string[]> => sampleTexts(m, corpus.vocab, { length: 100, count: 3, seed: 11, temperature: 0.9 });
+  assert.deepEqual(await texts(model), await texts(js));
+});
+
+t('a buffer of another backend or of the wrong type is refused; too large a buffer is a user error', async () => {
+  const be = dev(), other = new JsBackend();
+  assert.throws(() => be.fill(slice(other.alloc(4)), 1), /does not belong/);
+  assert.throws(() => be.mul(slice(be.allocInt(4)), slice(be.alloc(4))), /expected an f32 buffer/);
+  assert.throws(() => be.gatherRows(slice(be.alloc(4)), slice(be.alloc(4)), slice(be.alloc(4)), 4, 1), /expected an i32 buffer/);
+  assert.throws(() => be.alloc(2 ** 40), (e: unknown) => e instanceof UserError && /MiB/.test(e.message));
+  await assert.rejects(be.download(slice(be.allocInt(4))), /expected an f32 buffer/);
+});
+
+// ---- the Node loader ----------------------------------------------------------------------
+
+type FakeAdapter = { info: Record<string, unknown>; limits: Record<string, number> };
+const fakeDawn = (adapter: FakeAdapter | null) => async (): Promise<unknown> => ({ create: () => ({ requestAdapter: async () => adapter }) });
+
+test('webgpu loader: no adapter, or no webgpu package, is one clear user error', async () => {
+  await assert.rejects(loadWebGPUBackend({ importDawn: fakeDawn(null) }),
+    (e: unknown) => e instanceof UserError && /^no WebGPU adapter found/.test(e.message) && !e.message.includes('\n'));
+  const missing = Object.assign(new Error("Cannot find package 'webgpu' imported from /x.js"), { code: 'ERR_MODULE_NOT_FOUND' });
+  await assert.rejects(loadWebGPUBackend({ importDawn: () => Promise.reject(missing) }),
+    (e: unknown) => e instanceof UserError && /npm install webgpu/.test(e.message));
+  await assert.rejects(loadWebGPUBackend({ importDawn: async () => ({}) }), (e: unknown) => e instanceof UserError);
+});
+
+test('webgpu loader: auto takes only a hardware GPU; CPU renderers are recognised', async () => {
+  const soft = { info: { vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: '' }, limits: {} };
+  assert.equal(isSoftwareAdapter(soft as unknown as GPUAdapter), true);
+  assert.equal(isSoftwareAdapter({ info: { vendor: 'google', architecture: '', device: 'SwiftShader Device', description: '' } } as unknown as GPUAdapter), true);
+  assert.equal(isSoftwareAdapter({ info: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: '' } } as unknown as GPUAdapter), false);
+  await assert.rejects(loadWebGPUBackend({ importDawn: fakeDawn(soft), hardwareOnly: true }), /no hardware GPU/);
+  assert.equal(await tryHardwareWebGPU({ importDawn: fakeDawn(soft) }), null);
+  if (!mayHaveGpu()) assert.equal((await createBackend('auto')).name, 'wasm');
+});
+
+test('a device below WebGPU\'s default limits (compatibility mode\'s) is refused with a user error', () => {
+  const limits = { maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupSizeX: 128, maxStorageBuffersPerShaderStage: 4 };
+  assert.throws(() => new WebGPUBackend({ limits } as unknown as GPUDevice, { label: 'tiny' }),
+    (e: unknown) => e instanceof UserError && /tiny.*128 threads per workgroup.*requestBackendDevice/.test(e.message));
+});
+
+test('createBackend("webgpu") is the webgpu backend, on Mesa where there is no GPU', { skip }, async () => {
+  const be = await createBackend('webgpu');
+  assert.equal(be.name, 'webgpu');
+});
+
+// ---- the command line ---------------------------------------------------------------------
+
+const BIN = resolve('bin/charrnn.js');
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { cwd, env }, (err, stdout, stderr) => {
+      done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+}
+
+test('charrnn train and sample with --backend webgpu; without an adapter one clear line', { skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'charrnn-webgpu-'));
+  try {
+    await writeFile(join(dir, 'input.txt'), corpusText.slice(0, 8000));
+    const tr = await cli(['train', 'input.txt', '--backend', 'webgpu', '--hidden', '16', '--batch', '4', '--seq', '16',
+      '--max-iters', '20', '--eval-every', '10', '--json'], dir);
+    assert.equal(tr.code, 0, tr.stderr);
+    const events = tr.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; backend?: string; loss?: number });
+    assert.equal(events[0].backend, 'webgpu');
+    const losses = events.filter((e) => e.type === 'iteration').map((e) => e.loss!);
+    assert.equal(losses.length, 20);
+    assert.ok(losses[19] < losses[0], `loss ${losses[0]} → ${losses[19]}`);
+    const args = ['sample', 'cv/latest.safetensors', '--length', '200', '--seed', '4', '-t', '0.8'];
+    const gpuText = await cli([...args, '--backend', 'webgpu'], dir), jsText = await cli([...args, '--backend', 'js'], dir);
+    assert.equal(gpuText.code, 0, gpuText.stderr);
+    assert.equal([...gpuText.stdout.trimEnd()].length, 200);
+    assert.equal(gpuText.stdout, jsText.stdout);
+
+    // EGL with no display platform it can open: Dawn finds no adapter (and says so itself).
+    const none = await cli(args.concat('--backend', 'webgpu'), dir, { ...process.env, EGL_PLATFORM: 'none-such' });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr.trimEnd().split('\n').at(-1)!, /^charrnn: no WebGPU adapter found/);
+    assert.doesNotMatch(none.stderr, /UserError|\.js:\d+/);
+    assert.equal(none.stdout, '');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
