@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { Stream } from '../backend/rng.js';
 import { checkModelConfig, defaultModelConfig, gatesOf, type ModelConfig } from './config.js';
 import { paramLayout, initParams, type ParamLayout } from './params.js';
-import type { LayerInput, LayerParams, RecurrentLayer } from './layer.js';
+import type { LayerInput, LayerParams, LayerState, RecurrentLayer } from './layer.js';
 import { LSTMLayer } from './lstm.js';
 import { GRULayer } from './gru.js';
 import { RNNLayer } from './rnn.js';
@@ -160,9 +160,20 @@ export class CharLM {
     return this.meanLoss(ws);
   }
 
-  /** Logits [T·B, V] for the inputs, from `state` (which carries on). Sampling and inspection use this. */
-  logits(inputs: Int32Array, T: number, B: number, state: RecurrentState): Slice {
+  /**
+   * Logits [T·B, V] for the inputs, from `state` (which carries on). Sampling and inspection use
+   * this; inputs may already be on the backend (an i32 slice), as ids a device sampler drew.
+   */
+  logits(inputs: Int32Array | Slice, T: number, B: number, state: RecurrentState): Slice {
     return this.forward(inputs, T, B, state, {}).logits;
+  }
+
+  /**
+   * Per layer, the hidden (and, for LSTM, cell) state after every step of the last forward:
+   * [T·B, H] each, time-major. Valid until the next forward; inspection reads it.
+   */
+  layerStates(): LayerState[] {
+    return this.layers.map((l) => l.states());
   }
 
   // Forward, then the per-position losses and their gradient dlogits (of the mean loss).
@@ -174,18 +185,20 @@ export class CharLM {
     return ws;
   }
 
-  private forward(inputs: Int32Array, T: number, B: number, state: RecurrentState, opts: ForwardOptions): Workspace {
+  private forward(inputs: Int32Array | Slice, T: number, B: number, state: RecurrentState, opts: ForwardOptions): Workspace {
     const be = this.backend;
     if (state.B !== B) throw new Error(`state for ${state.B} streams used with a batch of ${B}`);
     const ws = this.workspace(T, B);
     const N = T * B, V = this.vocabSize;
-    be.upload(ws.ids, inputs);
+    let ids = ws.ids;
+    if (inputs instanceof Int32Array) be.upload(ws.ids, inputs);
+    else ids = inputs;
     let x: LayerInput;
     if (ws.emb) {
-      be.gatherRows(ws.emb, this.io.enc!, ws.ids, N, this.config.embedding);
+      be.gatherRows(ws.emb, this.io.enc!, ids, N, this.config.embedding);
       x = { x: ws.emb, size: this.config.embedding };
     } else {
-      x = { ids: ws.ids, size: V };
+      x = { ids, size: V };
     }
     const { hidden: H, dropout: p } = this.config;
     const dropping = opts.train === true && p > 0;

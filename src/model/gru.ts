@@ -35,6 +35,11 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
     return sub(LayerBase.whole(hs), B * H, T * B * H);
   }
 
+  states(): LayerState {
+    const n = this.B * this.H;
+    return { h: sub(LayerBase.whole(this.w.hs), n, this.T * n), c: null };
+  }
+
   backward(dy: Slice, dx: Slice | null): void {
     const { be, H, G, T, B } = this;
     const { xi, hh, dhh, act, hs, dhs, dh0 } = this.w;

@@ -23,6 +23,8 @@ export interface RecurrentLayer {
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice;
   /** Given dL/dh [T·B, H] of the last forward, accumulates weight gradients and writes dx [T·B, In] if asked. */
   backward(dy: Slice, dx: Slice | null): void;
+  /** The state after every step of the last forward: h [T·B, H] and, for LSTM, c [T·B, H]. */
+  states(): LayerState;
 }
 
 export abstract class LayerBase {

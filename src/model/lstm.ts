@@ -37,6 +37,11 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     return sub(LayerBase.whole(hs), B * H, T * B * H);
   }
 
+  states(): LayerState {
+    const n = this.B * this.H;
+    return { h: sub(LayerBase.whole(this.w.hs), n, this.T * n), c: sub(LayerBase.whole(this.w.cs), n, this.T * n) };
+  }
+
   backward(dy: Slice, dx: Slice | null): void {
     const { be, H, G, T, B } = this;
     const { pre, act, cs, dhs, dc, hs } = this.w;

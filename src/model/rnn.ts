@@ -27,6 +27,11 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
     return sub(LayerBase.whole(hs), B * H, T * B * H);
   }
 
+  states(): LayerState {
+    const n = this.B * this.H;
+    return { h: sub(LayerBase.whole(this.w.hs), n, this.T * n), c: null };
+  }
+
   backward(dy: Slice, dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { pre, hs, dhs } = this.w;
