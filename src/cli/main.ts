@@ -6,7 +6,9 @@ import { reportError } from './errors.js';
 import { registerEval } from './eval.js';
 import { registerInspect } from './inspect.js';
 import { registerSample } from './sample.js';
+import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
+import { registerViz } from './viz.js';
 
 function version(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
@@ -26,6 +28,8 @@ function buildProgram(): Command {
   registerSample(program);
   registerEval(program);
   registerInspect(program);
+  registerViz(program);
+  registerServe(program);
   return program;
 }
 

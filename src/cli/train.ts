@@ -1,5 +1,6 @@
 // `charrnn train`: checks every flag, reads the text, trains with progress, evaluation and
-// checkpoints, and stops cleanly on Ctrl-C (a second Ctrl-C quits at once).
+// checkpoints, logs every event to <checkpoint-dir>/train.jsonl for the web app's dashboard
+// (--serve serves it while training), and stops cleanly on Ctrl-C (a second Ctrl-C quits at once).
 import { Command, Option } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../errors.js';
@@ -8,20 +9,28 @@ import { checkpointFromTraining, modelFromCheckpoint, type CorpusSource } from '
 import { CharLM } from '../model/charlm.js';
 import { checkWritableDir, writeCheckpoint } from '../node/checkpoint-file.js';
 import { DEFAULT_DATASET, listDatasets, openCorpus } from '../node/datasets.js';
+import { openEventLog } from '../node/event-log.js';
+import { DEFAULT_PORT } from '../node/server.js';
+import { startServerThread } from '../node/server-thread.js';
 import { Batcher } from '../text/batches.js';
-import { DEFAULT_TEST_FRAC, DEFAULT_VAL_FRAC } from '../text/corpus.js';
+import { DEFAULT_TEST_FRAC, DEFAULT_VAL_FRAC, type Corpus } from '../text/corpus.js';
 import { checkEvaluable } from '../train/evaluate.js';
 import { train, type CheckpointRequest, type TrainHooks } from '../train/loop.js';
 import { defaultTrainOptions as d } from '../train/options.js';
 import { defaultModelConfig as m } from '../model/config.js';
 import { intArg, numArg } from './parse.js';
-import { planTraining, type TrainFlags } from './train-plan.js';
+import { planTraining, type TrainFlags, type TrainPlan } from './train-plan.js';
 import { createDisplay } from './train-display.js';
 import { thousands, unitOf } from './format.js';
 import { requireSameVocab } from './vocab-match.js';
+import { checkPort, untilInterrupted } from './serve.js';
 
 const EXIT_SIGINT = 130;
 const LOSS_WINDOW = 100;
+// With --serve and no --sample-every, samples this often, so the dashboard shows them evolve.
+const SERVE_SAMPLE_EVERY = 100;
+
+type Flags = TrainFlags & { serve?: boolean; port: number };
 
 export function registerTrain(program: Command): void {
   const datasets = listDatasets().map((x) => x.name).join(', ');
@@ -58,16 +67,22 @@ export function registerTrain(program: Command): void {
     .option('--bytes', 'byte-level vocabulary instead of Unicode code points')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print each training event as one JSON line on stdout')
-    .action(async (source: string | undefined, _flags: TrainFlags, cmd: Command) => {
+    .option('--serve', `serve the web app's dashboard on the checkpoint directory while training and after it, until Ctrl-C (--sample-every then defaults to ${SERVE_SAMPLE_EVERY})`)
+    .option('--port <n>', 'port for --serve; 0 = any free one', intArg, DEFAULT_PORT)
+    .action(async (source: string | undefined, _flags: Flags, cmd: Command) => {
       await runTrain(source, cmd);
     });
 }
 
 async function runTrain(source: string | undefined, cmd: Command): Promise<void> {
-  const flags = cmd.opts<TrainFlags>();
+  const flags = cmd.opts<Flags>();
   const warn = (message: string): void => { if (!flags.quiet) process.stderr.write(`charrnn: warning: ${message}\n`); };
-  const plan = await planTraining(source, flags, (k) => cmd.getOptionValueSource(k) === 'cli', warn);
+  const explicit = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
+  if (flags.serve) checkPort(flags.port);
+  else if (explicit('port')) warn('--port ignored: it is the port of --serve');
+  const plan = await planTraining(source, flags, explicit, warn);
   const { config, options, start } = plan;
+  if (flags.serve && !explicit('sampleEvery') && options.sampleEvery === 0) options.sampleEvery = SERVE_SAMPLE_EVERY;
   const backend = await createBackend(flags.backend, { threads: flags.threads });
 
   const opened = await openCorpus(plan.corpus.source, plan.corpus);
@@ -87,7 +102,26 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   if (corpus.split('val').length > 0) checkEvaluable(corpus.split('val'), 'the validation split');
   const model = start.kind === 'fresh' ? CharLM.create(backend, config, vocab.size, options.seed) : modelFromCheckpoint(backend, start.checkpoint);
   await checkWritableDir(plan.checkpointDir);
+  const server = flags.serve ? await startServerThread({ dir: plan.checkpointDir, port: flags.port },
+    (err) => warn(`the web server stopped: ${err.message}`)) : null;
+  try {
+    // Printed even with --quiet: the address is what --serve is for.
+    if (server) process.stderr.write(`dashboard at ${server.url} (serving ${plan.checkpointDir})\n`);
+    const stop = await trainLogged(plan, model, opened.name, corpus, corpusSource, flags, warn);
+    if (server && stop === 'finished') {
+      if (!flags.quiet) process.stderr.write(`training is over; still serving at ${server.url} until Ctrl-C\n`);
+      await untilInterrupted(server);
+    }
+  } finally {
+    await server?.close();
+  }
+}
 
+/** Trains with the progress display and the event log; says whether the run finished or was interrupted. */
+async function trainLogged(plan: TrainPlan, model: CharLM, corpusName: string, corpus: Corpus, corpusSource: CorpusSource,
+  flags: Flags, warn: (message: string) => void): Promise<'finished' | 'interrupted'> {
+  const { options, start } = plan;
+  const vocab = corpus.vocab;
   const controller = new AbortController();
   const hooks: TrainHooks = {
     signal: controller.signal,
@@ -98,8 +132,9 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
     hooks.resume = { progress: t.progress, optimizer: t.optimizerState, state: { h: t.state.h, c: t.state.c } };
   }
 
+  const log = openEventLog(plan.checkpointDir, start.kind === 'resume', warn);
   const display = createDisplay({ json: flags.json === true, quiet: flags.quiet === true },
-    { name: opened.name, chars: corpus.length, vocab: vocab.size, unit: unitOf(vocab.kind) });
+    { name: corpusName, chars: corpus.length, vocab: vocab.size, unit: unitOf(vocab.kind) });
   let interrupts = 0;
   const onSigint = (): void => {
     if (++interrupts > 1) process.exit(EXIT_SIGINT);
@@ -109,8 +144,10 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   process.on('SIGINT', onSigint);
   let diverged: string | null = null;
   let lastCheckpoint: string | null = null;
+  let interrupted = false;
   try {
     for await (const event of train(model, corpus, options, hooks)) {
+      log.write(event);
       if (event.type === 'done' && event.reason === 'diverged') {
         diverged = event.message;
         // In human mode the error line says it; the event would say it twice.
@@ -118,15 +155,20 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
       }
       display.show(event);
       if (event.type === 'checkpoint') lastCheckpoint = event.path;
-      if (event.type === 'done' && event.reason === 'interrupted' && lastCheckpoint !== null && !flags.json && !flags.quiet) {
-        display.note(`continue with: charrnn train --resume ${lastCheckpoint.replace(/[^/\\]+$/, 'latest.safetensors')}`);
+      if (event.type === 'done' && event.reason === 'interrupted') {
+        interrupted = true;
+        if (lastCheckpoint !== null && !flags.json && !flags.quiet) {
+          display.note(`continue with: charrnn train --resume ${lastCheckpoint.replace(/[^/\\]+$/, 'latest.safetensors')}`);
+        }
       }
     }
   } finally {
     display.close();
+    log.close();
     process.off('SIGINT', onSigint);
   }
   if (diverged !== null) throw new UserError(diverged);
+  return interrupted ? 'interrupted' : 'finished';
 }
 
 // Same weights and vocabulary on other text still train, but the batches, and so the losses,
