@@ -23,6 +23,28 @@ const ARG_SLOTS = 4096; // dispatches per submit at most
 const UPLOAD_BYTES = 4 << 20; // staged uploads per submit
 const DEFAULT_SUBMIT_EVERY = 128; // dispatches: the GPU starts on them while the host records more
 
+// The first error a device reports, shared by every recorder on it: such errors belong to the
+// device, and one listener per device (not per backend) keeps tests that make many backends on
+// one device from piling listeners up.
+interface DeviceHealth { failure: Error | null }
+const healths = new WeakMap<GPUDevice, DeviceHealth>();
+
+function healthOf(device: GPUDevice): DeviceHealth {
+  const known = healths.get(device);
+  if (known) return known;
+  const h: DeviceHealth = { failure: null };
+  device.addEventListener('uncapturederror', (e) => {
+    const error = (e as GPUUncapturedErrorEvent).error;
+    // Buffer sizes follow from the model and batch flags: running out is the user's to fix.
+    h.failure ??= error.constructor.name === 'GPUOutOfMemoryError'
+      ? new UserError(`the GPU ran out of memory (${error.message.split('\n')[0]}): use a smaller model or batch`)
+      : new Error(`WebGPU: ${error.message}`);
+  });
+  void device.lost.then((info) => { h.failure ??= new Error(`the GPU device was lost: ${info.message || info.reason}`); });
+  healths.set(device, h);
+  return h;
+}
+
 export interface RecorderStats {
   submits: number;
   dispatches: number;
@@ -50,7 +72,7 @@ export class Recorder {
   private nextId = 1;
   private readonly readbacks: GPUBuffer[] = [];
   private current: GPUComputePipeline | null = null;
-  private failure: Error | null = null;
+  private readonly health: DeviceHealth;
 
   constructor(readonly device: GPUDevice, readonly submitEvery = DEFAULT_SUBMIT_EVERY) {
     const align = device.limits.minUniformBufferOffsetAlignment;
@@ -61,14 +83,7 @@ export class Recorder {
     this.argsF32 = new Float32Array(this.argsHost);
     this.argsGpu = device.createBuffer({ label: 'charrnn args', size: this.argsHost.byteLength, usage: Usage.UNIFORM | Usage.COPY_DST });
     this.uploadGpu = device.createBuffer({ label: 'charrnn uploads', size: UPLOAD_BYTES, usage: Usage.COPY_SRC | Usage.COPY_DST });
-    device.addEventListener('uncapturederror', (e) => {
-      const error = (e as GPUUncapturedErrorEvent).error;
-      // Buffer sizes follow from the model and batch flags: running out is the user's to fix.
-      this.failure ??= error.constructor.name === 'GPUOutOfMemoryError'
-        ? new UserError(`the GPU ran out of memory (${error.message.split('\n')[0]}): use a smaller model or batch`)
-        : new Error(`WebGPU: ${error.message}`);
-    });
-    void device.lost.then((info) => { this.failure ??= new Error(`the GPU device was lost: ${info.message || info.reason}`); });
+    this.health = healthOf(device);
   }
 
   /** Records one dispatch of `def` over `bufs` (in the def's order) with scalar `args`. */
@@ -172,7 +187,7 @@ export class Recorder {
 
   /** Throws the first error the device reported, if any. */
   check(): void {
-    if (this.failure) throw this.failure;
+    if (this.health.failure) throw this.health.failure;
   }
 
   private openPass(): GPUComputePassEncoder {
