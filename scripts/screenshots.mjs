@@ -1,8 +1,9 @@
 // Screenshots of the web app's pages for docs/web.md, taken in Chromium on a trained run:
-//   npm run screenshots -- RUN_DIR [--text FILE] [--out DIR]
+//   npm run screenshots -- RUN_DIR [--text FILE] [--feature quote] [--out DIR]
 // RUN_DIR is a checkpoint directory `charrnn train` wrote (latest.safetensors and train.jsonl).
 // The visualiser reads an excerpt of --text, else of the run's validation text (its training
-// file or dataset), else of the run's last sample. Needs the build (npm run build) and Chromium at /usr/bin/chromium.
+// file or dataset), else of the run's last sample, coloured by the best cell for --feature
+// (a row of its ranking: quote, column, depth, comment, tex-comment, word-start). Needs the build (npm run build) and Chromium at /usr/bin/chromium.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -29,9 +30,9 @@ function fail(message) {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { text: { type: 'string' }, out: { type: 'string', default: 'docs/web' } },
+  options: { text: { type: 'string' }, feature: { type: 'string', default: 'quote' }, out: { type: 'string', default: 'docs/web' } },
 });
-if (positionals.length !== 1) fail('usage: npm run screenshots -- RUN_DIR [--text FILE] [--out DIR]');
+if (positionals.length !== 1) fail('usage: npm run screenshots -- RUN_DIR [--text FILE] [--feature NAME] [--out DIR]');
 const runDir = resolve(positionals[0]);
 for (const file of ['latest.safetensors', 'train.jsonl']) {
   if (!existsSync(join(runDir, file))) fail(`${join(runDir, file)} is missing: train into RUN_DIR with charrnn train --checkpoint-dir RUN_DIR`);
@@ -86,10 +87,10 @@ async function setInput(page, selector, value) {
   }, value);
 }
 
-// The training page is shown whole (text, curves and samples); the others as a window shows them.
+// The training page and the visualiser are shown whole; the others as a window shows them.
 async function shoot(page, name) {
   const path = join(outDir, `${name}.png`);
-  await page.screenshot({ path, fullPage: name === 'train' });
+  await page.screenshot({ path, fullPage: name === 'train' || name === 'visualiser' });
   process.stdout.write(`${path}\n`);
 }
 
@@ -113,9 +114,11 @@ const pages = {
     await page.fill('#text-input', await excerpt());
     await page.click('#run-button');
     await page.waitForSelector('#ranking button.show-cell', { timeout: TIMEOUT });
-    await page.locator('#ranking button.show-cell').first().click();
+    const row = page.locator('#ranking tbody tr').filter({ has: page.locator('td:first-child', { hasText: new RegExp(`^${values.feature}$`) }) });
+    if (await row.count() !== 1) fail(`the visualiser's ranking has no feature ${values.feature}`);
+    await row.locator('button.show-cell').first().click();
     const chars = page.locator('#viz span.ch');
-    await chars.nth(Math.floor((await chars.count()) / 3)).hover();
+    await chars.nth(Math.floor((await chars.count()) / 4)).hover();
     await page.waitForFunction(() => document.querySelectorAll('#guesses .guess').length === 5, null, { timeout: TIMEOUT });
   },
   async train(page) {
