@@ -1,9 +1,13 @@
-// What a browser cannot get from the server, and how a bad checkpoint shows in the sampler.
+/// <reference types="@webgpu/types" />
+// What a browser cannot get from the server, how a bad checkpoint shows in the sampler, and what
+// the training page says when webgpu is chosen in a browser that has no adapter to give.
 import assert from 'node:assert/strict';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { browserSkip, chooseOption, startWebApp, type WebApp } from './helpers/browser.js';
+import { startError, untilIteration } from './helpers/train-page.js';
+import { repetitiveText } from './helpers/web-text.js';
 
 describe('web app errors', { skip: browserSkip() }, () => {
   let app: WebApp;
@@ -41,5 +45,22 @@ describe('web app errors', { skip: browserSkip() }, () => {
     const status = await page.evaluate(async () => (await fetch('/api/checkpoints')).status);
     assert.equal(status, 200);
     assert.equal((await fetch(new URL('sample.html', app.url))).status, 200);
+  });
+
+  it('says in one line that webgpu cannot run where the browser has no adapter, and auto trains on wasm', async (t) => {
+    const page = await app.open('train.html');
+    // Chromium on Linux without --enable-unsafe-webgpu: navigator.gpu is there, but no adapter.
+    if (await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) != null)) {
+      return t.skip('this Chromium has a WebGPU adapter without being asked');
+    }
+    await page.selectOption('#engine-select', 'webgpu');
+    const line = await startError(page, repetitiveText(3000));
+    assert.match(line, /^Error: the browser found no WebGPU adapter \(.+\): choose the wasm engine$/);
+    assert.doesNotMatch(line, /\n/);
+    await page.selectOption('#engine-select', 'auto');
+    await page.click('#start-button');
+    await untilIteration(page, 1);
+    assert.match((await page.textContent('#status')) ?? '', /with the wasm engine on \d+ threads?$/);
+    assert.deepEqual(app.errors, []);
   });
 });

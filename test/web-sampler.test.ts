@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 // The sampler in Chromium, on a small model the command line trained.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -66,6 +67,22 @@ describe('sampler', { skip: browserSkip() }, () => {
     assert.notEqual(hot.text, cold.text, 'temperature 2.0 gave the same text as 0.1');
     assert.equal((await sample(page, '0.1', '5')).text, cold.text, 'the same seed and temperature gave another text');
     assert.doesNotMatch((await page.textContent('#status')) ?? '', /^Error/);
+    assert.deepEqual(app.errors, []);
+  });
+
+  it('says in one line that webgpu cannot run where the browser has no adapter, and samples again on auto', async (t) => {
+    const page = await app.open('sample.html');
+    if (await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) != null)) {
+      return t.skip('this Chromium has a WebGPU adapter without being asked');
+    }
+    await chooseOption(page, '#checkpoint-select', 'model/latest.safetensors');
+    await page.selectOption('#engine-select', 'webgpu');
+    await page.click('#sample-button');
+    await page.waitForFunction(() => /^Error: /.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: 20_000 });
+    assert.match((await page.textContent('#status')) ?? '', /^Error: the browser found no WebGPU adapter \(.+\): choose the wasm engine$/);
+    await page.selectOption('#engine-select', 'auto');
+    assert.equal([...(await sample(page, '1', '3')).text].length, LENGTH);
+    assert.match((await page.textContent('#model-info')) ?? '', /wasm backend on \d+ threads?$/);
     assert.deepEqual(app.errors, []);
   });
 });

@@ -3,52 +3,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
 import { browserSkip, startWebApp, type WebApp } from './helpers/browser.js';
 import { runCli } from './helpers/charrnn-cli.js';
+import { current, progress, startError, untilIteration } from './helpers/train-page.js';
 import { repetitiveText } from './helpers/web-text.js';
 
 const CHECKPOINT_NAME = /^lm_lstm_epoch\d+\.\d{2}_\d+\.\d{4}\.safetensors$/;
-
-interface Progress {
-  iter: number;
-  loss: number;
-}
-
-/** The figures #stats shows, by name ("iteration", "loss", …). */
-function figures(page: Page): Promise<Record<string, string>> {
-  return page.locator('#stats .stat').evaluateAll((spans) => Object.fromEntries(spans.map((s) => {
-    const name = s.querySelector('b')?.textContent ?? '';
-    return [name, (s.textContent ?? '').slice(name.length).trim()];
-  })));
-}
-
-/** The iteration and training loss #stats shows, or null before the first iteration. */
-async function progress(page: Page): Promise<Progress | null> {
-  const f = await figures(page);
-  if (f.iteration === undefined || f.loss === undefined) return null;
-  return { iter: Number(f.iteration.replace(/,/g, '')), loss: Number(f.loss) };
-}
-
-async function current(page: Page): Promise<Progress> {
-  const p = await progress(page);
-  assert.ok(p, `#stats shows no progress: ${await page.textContent('#stats')}`);
-  return p;
-}
-
-function untilIteration(page: Page, n: number): Promise<unknown> {
-  return page.waitForFunction((least) => {
-    const m = /iteration ([\d,]+)/.exec(document.querySelector('#stats')?.textContent ?? '');
-    return m !== null && Number(m[1].replace(/,/g, '')) >= least;
-  }, n, { timeout: 60_000 });
-}
-
-async function startError(page: Page, text: string): Promise<string> {
-  await page.fill('#corpus-input', text);
-  await page.click('#start-button');
-  await page.waitForFunction(() => /^Error: /.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: 20_000 });
-  return (await page.textContent('#status')) ?? '';
-}
 
 describe('training in the browser', { skip: browserSkip() }, () => {
   let app: WebApp;

@@ -9,6 +9,12 @@ import { startServer, type RunningServer } from '../../src/node/server.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
+/**
+ * Gives navigator.gpu an adapter on Linux, where Chromium does not enable WebGPU by default: on a
+ * machine without a GPU it is SwiftShader, Chromium's own CPU Vulkan (libvk_swiftshader.so), which
+ * works even with --disable-gpu.
+ */
+export const WEBGPU_FLAG = '--enable-unsafe-webgpu';
 
 /** Why the browser tests cannot run on this machine, or false when they can. */
 export function browserSkip(): string | false {
@@ -31,7 +37,7 @@ export interface WebApp {
   close(): Promise<void>;
 }
 
-export async function startWebApp(): Promise<WebApp> {
+export async function startWebApp(opts: { webgpu?: boolean } = {}): Promise<WebApp> {
   const dir = await mkdtemp(join(tmpdir(), 'charrnn-web-'));
   let server: RunningServer | null = null;
   let browser: Browser | null = null;
@@ -49,7 +55,7 @@ export async function startWebApp(): Promise<WebApp> {
   };
   try {
     server = await startServer({ dir, port: 0 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: opts.webgpu ? [...CHROMIUM_FLAGS, WEBGPU_FLAG] : CHROMIUM_FLAGS });
   } catch (err) {
     await close();
     throw err;

@@ -1,23 +1,23 @@
 // The engine as the pages use it: checkpoints fetched from the server and decoded here, models on
-// the wasm backend (every core, on the page `charrnn serve` isolates), or on the plain js backend
-// with a note saying why when wasm cannot start. Every failure is an Error with a message fit to
-// show the user.
+// the engine the user chose (backends.ts: WebGPU, the wasm kernels on every core, or the plain js
+// backend with a note saying why). Every failure is an Error with a message fit to show the user.
 import {
-  JsBackend, decodeCheckpoint, loadBrowserWasmBackend, modelFromCheckpoint,
-  type Backend, type CharLM, type Checkpoint, type Vocab, type WasmBackend,
+  decodeCheckpoint, modelFromCheckpoint, type CharLM, type Checkpoint, type Vocab,
 } from '../../src/index.js';
+import { startEngine } from './backends.js';
+import type { EngineRequest } from './engine-choice.js';
 
 export interface LoadedModel {
   model: CharLM;
   vocab: Vocab;
   checkpoint: Checkpoint;
-  /** 'wasm' or 'js'. */
+  /** 'webgpu', 'wasm' or 'js'. */
   backend: string;
-  /** Threads running the kernels. */
-  threads: number;
-  /** Why the slower js backend runs instead of wasm; null when wasm runs. */
+  /** What the backend runs on: "2 threads", or the GPU's name. */
+  where: string;
+  /** Why a slower backend runs than the one chosen; null when none. */
   note: string | null;
-  /** Stops the backend's worker threads; the model is unusable afterwards. */
+  /** Frees the backend's threads or GPU device; the model is unusable afterwards. */
   dispose(): void;
 }
 
@@ -38,33 +38,15 @@ export async function fetchCheckpoint(path: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-interface Started {
-  backend: Backend;
-  threads: number;
-  note: string | null;
-  dispose: () => void;
-}
-
-async function startBackend(): Promise<Started> {
-  let wasm: WasmBackend;
-  try {
-    wasm = await loadBrowserWasmBackend();
-  } catch (err) {
-    return { backend: new JsBackend(), threads: 1, dispose: () => {},
-      note: `running on the plain JavaScript backend, which is slower: ${messageOf(err)}` };
-  }
-  return { backend: wasm, threads: wasm.threads, note: null, dispose: () => wasm.dispose() };
-}
-
-/** Decodes a checkpoint and builds its model on the fastest backend this page can run. */
-export async function loadModel(bytes: Uint8Array): Promise<LoadedModel> {
+/** Decodes a checkpoint and builds its model on the engine `request` names ('auto': the fastest here). */
+export async function loadModel(bytes: Uint8Array, request: EngineRequest = 'auto'): Promise<LoadedModel> {
   let checkpoint: Checkpoint;
   try {
     checkpoint = decodeCheckpoint(bytes);
   } catch (err) {
     throw new Error(`cannot read this checkpoint: ${messageOf(err)}`);
   }
-  const { backend, threads, note, dispose } = await startBackend();
+  const { backend, where, note, dispose } = await startEngine(request);
   let model: CharLM;
   try {
     model = modelFromCheckpoint(backend, checkpoint);
@@ -72,5 +54,5 @@ export async function loadModel(bytes: Uint8Array): Promise<LoadedModel> {
     dispose();
     throw new Error(`cannot build the model of this checkpoint: ${messageOf(err)}`);
   }
-  return { model, vocab: checkpoint.vocab, checkpoint, backend: backend.name, threads, note, dispose };
+  return { model, vocab: checkpoint.vocab, checkpoint, backend: backend.name, where, note, dispose };
 }

@@ -2,6 +2,7 @@
 // (engine.ts) and streams sampled text into #output as it is drawn.
 import { sampleIds, type SampleOptions } from '../../src/index.js';
 import { fetchCheckpoint, loadModel, type LoadedModel } from './engine.js';
+import { isEngineRequest, type EngineRequest } from './engine-choice.js';
 
 interface CheckpointEntry {
   path: string;
@@ -17,6 +18,7 @@ const MAX_LENGTH = 100_000;
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('sample-form');
 const select = $<HTMLSelectElement>('checkpoint-select');
+const engineSelect = $<HTMLSelectElement>('engine-select');
 const temperature = $<HTMLInputElement>('temperature');
 const temperatureValue = $<HTMLOutputElement>('temperature-value');
 const prime = $<HTMLTextAreaElement>('prime');
@@ -46,7 +48,7 @@ function sizeOf(bytes: number): string {
 }
 
 let checkpoints: CheckpointEntry[] = [];
-let loaded: { path: string; mtime: number; m: LoadedModel } | null = null;
+let loaded: { path: string; mtime: number; engine: EngineRequest; m: LoadedModel } | null = null;
 let running = false;
 let stopRequested = false;
 
@@ -63,19 +65,27 @@ async function refreshCheckpoints(): Promise<void> {
   sampleButton.disabled = checkpoints.length === 0 || running;
 }
 
-/** The model of the chosen checkpoint, loaded again only when the file has changed. */
+function chosenEngine(): EngineRequest {
+  const v = engineSelect.value;
+  return isEngineRequest(v) ? v : 'auto';
+}
+
+/** The model of the chosen checkpoint, loaded again only when the file or the engine has changed. */
 async function modelOf(entry: CheckpointEntry): Promise<LoadedModel> {
-  if (loaded && loaded.path === entry.path && loaded.mtime === entry.mtime) return loaded.m;
+  const engine = chosenEngine();
+  if (loaded && loaded.path === entry.path && loaded.mtime === entry.mtime && loaded.engine === engine) return loaded.m;
   loaded?.m.dispose();
   loaded = null;
+  modelInfo.textContent = '';
+  backendNote.hidden = true;
   showStatus(`Loading ${entry.path}…`);
-  const m = await loadModel(await fetchCheckpoint(entry.path));
-  loaded = { path: entry.path, mtime: entry.mtime, m };
+  const m = await loadModel(await fetchCheckpoint(entry.path), engine);
+  loaded = { path: entry.path, mtime: entry.mtime, engine, m };
   const c = m.checkpoint.config, t = m.checkpoint.training;
   const trained = t ? ` · trained ${thousands(t.progress.iter)} iterations` +
     (t.progress.bestValLoss === null ? '' : `, best val loss ${t.progress.bestValLoss.toFixed(4)}`) : '';
   modelInfo.textContent = `${c.model} ${c.layers}×${c.hidden} · vocabulary ${m.vocab.size} ${m.vocab.kind}${trained}` +
-    ` · ${m.backend} backend${m.threads > 1 ? `, ${m.threads} threads` : ''}`;
+    ` · ${m.backend} backend on ${m.where}`;
   backendNote.textContent = m.note ?? '';
   backendNote.hidden = m.note === null;
   return m;
@@ -111,7 +121,7 @@ async function sample(): Promise<void> {
     throw new Error(`top-k ${opts.topK} is larger than the vocabulary (${m.vocab.size} symbols)`);
   }
   output.textContent = '';
-  showStatus(`Sampling with the ${m.backend} backend…`);
+  showStatus(`Sampling with the ${m.backend} backend on ${m.where}…`);
   const decoder = m.vocab.decoder();
   let pending = '';
   let chars = 0;

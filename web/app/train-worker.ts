@@ -1,11 +1,13 @@
-// The training page's module Worker: runs the library's train() on the wasm engine, posts
+// The training page's module Worker: runs the library's train() on the chosen engine, posts
 // every training event to the page, holds the run while paused, and encodes a checkpoint in the
 // format the command line writes whenever the page asks for one.
 import {
-  CharLM, Corpus, JsBackend, UserError, checkpointFromTraining, encodeCheckpoint, loadBrowserWasmBackend, train,
-  type Backend, type CheckpointRequest, type ModelConfig, type TrainOptions, type Vocab,
+  CharLM, Corpus, UserError, checkpointFromTraining, encodeCheckpoint, train,
+  type CheckpointRequest, type ModelConfig, type TrainOptions, type Vocab,
 } from '../../src/index.js';
 import { checkpointName, type CorpusSource } from '../../src/io/checkpoint.js';
+import { startEngine } from './backends.js';
+import type { EngineRequest } from './engine-choice.js';
 import type { FromWorker, ModelSize, ToWorker } from './train-protocol.js';
 
 const SIZES: Record<ModelSize, Pick<ModelConfig, 'layers' | 'hidden'>> = {
@@ -55,7 +57,7 @@ let wake: (() => void) | null = null;
 scope.onmessage = (e) => {
   const m = e.data;
   switch (m.type) {
-    case 'start': trainOn(m.text, m.size, m.source).catch(report); return;
+    case 'start': trainOn(m.text, m.size, m.source, m.engine).catch(report); return;
     case 'pause': paused = true; break;
     case 'resume': paused = false; break;
     case 'download': checkpointWanted = true; break;
@@ -69,10 +71,10 @@ function report(err: unknown): void {
   post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
 }
 
-async function trainOn(text: string, size: ModelSize, sourceName: string): Promise<void> {
+async function trainOn(text: string, size: ModelSize, sourceName: string, engine: EngineRequest): Promise<void> {
   const corpus = corpusOf(text);
-  const { backend, threads, note, dispose } = await startBackend();
-  post({ type: 'ready', threads, note });
+  const { backend, where, note, dispose } = await startEngine(engine);
+  post({ type: 'ready', where, note });
   const model = CharLM.create(backend, { model: 'lstm', ...SIZES[size] }, corpus.vocab.size, OPTIONS.seed);
   const r: Run = {
     vocab: corpus.vocab,
@@ -96,17 +98,6 @@ async function trainOn(text: string, size: ModelSize, sourceName: string): Promi
   }
   finished = true;
   dispose();
-}
-
-/** The wasm engine on every core; the plain js one, with a note why, where wasm cannot start. */
-async function startBackend(): Promise<{ backend: Backend; threads: number; note: string | null; dispose: () => void }> {
-  try {
-    const wasm = await loadBrowserWasmBackend({ threads: crossOriginIsolated ? navigator.hardwareConcurrency : 1 });
-    return { backend: wasm, threads: wasm.threads, note: null, dispose: () => wasm.dispose() };
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    return { backend: new JsBackend(), threads: 1, note: `the plain JavaScript engine runs instead, which is slower: ${why}`, dispose: () => {} };
-  }
 }
 
 /**

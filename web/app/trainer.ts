@@ -3,6 +3,7 @@
 // download of a checkpoint the command line can sample from.
 import uPlot from 'uplot';
 import type { TrainEvent } from '../../src/index.js';
+import { isEngineRequest } from './engine-choice.js';
 import type { FromWorker, ModelSize, ToWorker } from './train-protocol.js';
 
 const PASTED = 'text pasted in the browser';
@@ -18,6 +19,7 @@ function byId<T extends HTMLElement>(id: string, kind: { new (): T }): T {
 const input = byId('corpus-input', HTMLTextAreaElement);
 const fileInput = byId('corpus-file', HTMLInputElement);
 const sizeSelect = byId('size-select', HTMLSelectElement);
+const engineSelect = byId('engine-select', HTMLSelectElement);
 const startButton = byId('start-button', HTMLButtonElement);
 const pauseButton = byId('pause-button', HTMLButtonElement);
 const downloadButton = byId('download-button', HTMLButtonElement);
@@ -120,8 +122,8 @@ class LossChart {
 /** One run's display: the chart, the figures in #stats and the samples. */
 class RunView {
   readonly chart = new LossChart(chartBox);
-  private threads = 1;
-  private note: string | null = null; // why the slower engine runs
+  private where = '1 thread';
+  private note: string | null = null; // why a slower engine runs
   description = '';
   private lastVal: number | null = null;
   private secsPerChar: number[] = [];
@@ -135,7 +137,7 @@ class RunView {
     switch (e.type) {
       case 'start':
         this.description = `Training a ${e.config.layers} × ${e.config.hidden} LSTM (${e.params.toLocaleString('en-US')} parameters) ` +
-          `on ${e.vocab} distinct characters with the ${e.backend} engine on ${this.threads} thread${this.threads === 1 ? '' : 's'}` +
+          `on ${e.vocab} distinct characters with the ${e.backend} engine on ${this.where}` +
           (this.note ? ` (${this.note})` : '');
         setStatus(this.description);
         break;
@@ -163,8 +165,8 @@ class RunView {
     }
   }
 
-  setEngine(threads: number, note: string | null): void {
-    this.threads = threads;
+  setEngine(where: string, note: string | null): void {
+    this.where = where;
     this.note = note;
   }
 
@@ -226,7 +228,7 @@ function start(): void {
     const m = e.data;
     switch (m.type) {
       case 'ready':
-        v.setEngine(m.threads, m.note);
+        v.setEngine(m.where, m.note);
         pauseButton.disabled = false;
         break;
       case 'event':
@@ -243,7 +245,8 @@ function start(): void {
   w.onerror = (e) => {
     if (worker === w) fail(`the training worker stopped: ${e.message}`);
   };
-  send(w, { type: 'start', text: input.value, size: sizeSelect.value as ModelSize, source });
+  const engine = isEngineRequest(engineSelect.value) ? engineSelect.value : 'auto';
+  send(w, { type: 'start', text: input.value, size: sizeSelect.value as ModelSize, source, engine });
 }
 
 function fail(message: string): void {

@@ -1,0 +1,44 @@
+// Reading the training page's progress, for the tests that train in it.
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+
+export interface Progress {
+  iter: number;
+  loss: number;
+}
+
+/** The figures #stats shows, by name ("iteration", "loss", …). */
+function figures(page: Page): Promise<Record<string, string>> {
+  return page.locator('#stats .stat').evaluateAll((spans) => Object.fromEntries(spans.map((s) => {
+    const name = s.querySelector('b')?.textContent ?? '';
+    return [name, (s.textContent ?? '').slice(name.length).trim()];
+  })));
+}
+
+/** The iteration and training loss #stats shows, or null before the first iteration. */
+export async function progress(page: Page): Promise<Progress | null> {
+  const f = await figures(page);
+  if (f.iteration === undefined || f.loss === undefined) return null;
+  return { iter: Number(f.iteration.replace(/,/g, '')), loss: Number(f.loss) };
+}
+
+export async function current(page: Page): Promise<Progress> {
+  const p = await progress(page);
+  assert.ok(p, `#stats shows no progress: ${await page.textContent('#stats')}`);
+  return p;
+}
+
+export function untilIteration(page: Page, n: number, timeout = 60_000): Promise<unknown> {
+  return page.waitForFunction((least) => {
+    const m = /iteration ([\d,]+)/.exec(document.querySelector('#stats')?.textContent ?? '');
+    return m !== null && Number(m[1].replace(/,/g, '')) >= least;
+  }, n, { timeout });
+}
+
+/** Starts training on `text` and waits for the status line to say it failed; returns that line. */
+export async function startError(page: Page, text: string): Promise<string> {
+  await page.fill('#corpus-input', text);
+  await page.click('#start-button');
+  await page.waitForFunction(() => /^Error: /.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: 20_000 });
+  return (await page.textContent('#status')) ?? '';
+}
