@@ -4,11 +4,13 @@
 // are required to match bit for bit; the rest within a stated tolerance.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { assertSameTraining, traceTraining } from './helpers/same-training.js';
 import { checkGemm } from './helpers/gemm-check.js';
+import { LEAD, Twins, randoms, type Twin } from './helpers/twins.js';
 import { relaxedSkip } from './helpers/relaxed.js';
-import { slice, type Backend, type Slice } from '../src/backend/backend.js';
+import { slice, type Slice } from '../src/backend/backend.js';
 import { JsBackend } from '../src/backend/js/index.js';
-import { hash3, uniform } from '../src/backend/rng.js';
+import { hash3 } from '../src/backend/rng.js';
 import { WasmBackend, WasmBuf } from '../src/backend/wasm/index.js';
 import { loadWasmModule, type WasmFlavor } from '../src/node/wasm.js';
 import { createBackend } from '../src/node/backend.js';
@@ -21,65 +23,6 @@ import type { TrainOptions } from '../src/train/options.js';
 import { sampleText } from '../src/sample/sample.js';
 import { UserError } from '../src/errors.js';
 import { resolveCorpusText } from '../src/node/datasets.js';
-
-const LEAD = 3; // data starts this many floats into each buffer: neither 0 nor a multiple of 4
-const TAIL = 5; // and guard values follow it; both must come back untouched
-
-let seedCounter = 1000;
-function randoms(n: number, lo = -1, hi = 1): Float32Array {
-  const s = seedCounter++;
-  return new Float32Array(n).map((_, i) => lo + (hi - lo) * uniform(s, 7, i));
-}
-function randomIds(n: number, V: number): Int32Array {
-  const s = seedCounter++;
-  return new Int32Array(n).map((_, i) => Math.min(V - 1, Math.floor(uniform(s, 8, i) * V)));
-}
-
-/** One logical tensor held by both backends, at the same awkward offset. */
-interface Twin { js: Slice; wasm: Slice; n: number }
-type Pick = (t: Twin) => Slice;
-
-class Pair {
-  readonly js = new JsBackend();
-  constructor(readonly wasm: WasmBackend) {}
-
-  private make(data: Float32Array | Int32Array): Twin {
-    const int = data instanceof Int32Array;
-    const total = LEAD + data.length + TAIL;
-    const whole = int ? new Int32Array(total) : randoms(total, -9, 9);
-    if (int) whole.fill(-7); else whole.fill(NaN, 0, 1);
-    whole.set(data, LEAD);
-    const twin = (be: Backend): Slice => {
-      const buf = int ? be.allocInt(total) : be.alloc(total);
-      be.upload(slice(buf), whole);
-      return slice(buf, LEAD, data.length);
-    };
-    return { js: twin(this.js), wasm: twin(this.wasm), n: data.length };
-  }
-  f(n: number, lo = -1, hi = 1): Twin { return this.make(randoms(n, lo, hi)); }
-  of(data: Float32Array): Twin { return this.make(data); }
-  ids(n: number, V: number): Twin { return this.make(randomIds(n, V)); }
-
-  run(fn: (be: Backend, s: Pick) => void): void {
-    fn(this.js, (t) => t.js);
-    fn(this.wasm, (t) => t.wasm);
-  }
-
-  /** Compares the whole buffers, guards included: exact when tol is 0, else |Δ| ≤ tol·(1+|x|). */
-  async same(t: Twin, label: string, tol = 0): Promise<void> {
-    const a = await this.js.download(slice(t.js.buf));
-    const b = await this.wasm.download(slice(t.wasm.buf));
-    assert.equal(a.length, b.length);
-    for (let i = 0; i < a.length; i++) {
-      const inside = i >= LEAD && i < LEAD + t.n;
-      const exact = tol === 0 || !inside;
-      const ok = Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i])) ||
-        (!exact && Math.abs(a[i] - b[i]) <= tol * (1 + Math.abs(a[i])));
-      if (!ok) assert.fail(`${label}: [${inside ? i - LEAD : `guard ${i}`}] js ${a[i]} wasm ${b[i]}`);
-    }
-  }
-}
-
 
 const flavors: [WasmFlavor, string | false][] = [['simd', false], ['relaxed', await relaxedSkip()]];
 const backendOf = async (flavor: WasmFlavor): Promise<WasmBackend> =>
@@ -97,21 +40,21 @@ for (const [flavor, skip] of flavors) {
   });
 
   t('gemm: all transpose cases, alpha and beta, odd shapes and offsets; beta = 0 ignores NaN in C', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     const shapes = [[1, 1, 1], [3, 5, 7], [7, 3, 5], [5, 1, 9], [1, 17, 3], [17, 33, 65], [65, 17, 33],
       [33, 65, 17], [7, 129, 5], [50, 67, 128], [129, 3, 257]];
     for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
       for (const [alpha, beta] of [[1, 0], [1, 1], [0.5, 1], [-2, 0.25], [0.3, 0]]) {
         const a = p.f(M * K), b = p.f(K * N);
         const c = beta === 0 ? p.of(new Float32Array(M * N).fill(NaN)) : p.f(M * N);
-        const A = await p.js.download(a.js), B = await p.js.download(b.js), C = await p.js.download(c.js);
-        p.wasm.gemm(tA, tB, M, N, K, alpha, a.wasm, b.wasm, beta, c.wasm);
-        const got = await p.wasm.download(c.wasm);
+        const A = await p.ref.download(a.ref), B = await p.ref.download(b.ref), C = await p.ref.download(c.ref);
+        p.dut.gemm(tA, tB, M, N, K, alpha, a.dut, b.dut, beta, c.dut);
+        const got = await p.dut.download(c.dut);
         const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta}`;
         checkGemm(label, tA, tB, M, N, K, alpha, A, B, beta, C, got);
         // Nothing outside C may change.
-        const whole = await p.wasm.download(slice(c.wasm.buf));
-        const before = await p.js.download(slice(c.js.buf));
+        const whole = await p.dut.download(slice(c.dut.buf));
+        const before = await p.ref.download(slice(c.ref.buf));
         for (let i = 0; i < whole.length; i++) {
           if (i < LEAD || i >= LEAD + M * N) assert.ok(Object.is(whole[i], before[i]) || (Number.isNaN(whole[i]) && Number.isNaN(before[i])), `${label}: wrote outside C at ${i}`);
         }
@@ -120,7 +63,7 @@ for (const [flavor, skip] of flavors) {
   });
 
   t('addBias, sumRows, gatherCols, scatterAddCols, gatherRows, scatterAddRows match exactly', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     for (const [N, G, V] of [[1, 1, 1], [3, 5, 2], [7, 17, 5], [5, 33, 3], [2, 65, 7], [33, 7, 17]]) {
       const out = p.f(N * G), b = p.f(G);
       p.run((be, s) => be.addBias(s(out), s(b), N, G));
@@ -143,15 +86,15 @@ for (const [flavor, skip] of flavors) {
   });
 
   t('LSTM, GRU and tanh cells forward and backward', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     for (const [B, H] of [[1, 1], [3, 5], [2, 7], [1, 17], [3, 33], [5, 65]]) {
       const pre = p.f(B * 4 * H, -4, 4), cPrev = p.f(B * H, -2, 2);
       const act = p.f(B * 4 * H), c = p.f(B * H), h = p.f(B * H);
       p.run((be, s) => be.lstmStep(s(pre), s(cPrev), s(act), s(c), s(h), B, H));
       for (const [x, n] of [[act, 'act'], [c, 'c'], [h, 'h']] as const) await p.same(x, `lstmStep ${n} ${B}×${H}`, CELL_TOL);
       // The backward reads the forward's outputs: copy the js ones over, so only the backward differs.
-      p.wasm.upload(slice(act.wasm.buf), await p.js.download(slice(act.js.buf)));
-      p.wasm.upload(slice(c.wasm.buf), await p.js.download(slice(c.js.buf)));
+      p.dut.upload(slice(act.dut.buf), await p.ref.download(slice(act.ref.buf)));
+      p.dut.upload(slice(c.dut.buf), await p.ref.download(slice(c.ref.buf)));
       const dh = p.f(B * H), dc = p.f(B * H), dpre = p.f(B * 4 * H);
       p.run((be, s) => be.lstmStepBackward(s(act), s(c), s(cPrev), s(dh), s(dc), s(dpre), B, H));
       await p.same(dpre, `lstmStepBackward dpre ${B}×${H}`, CELL_TOL);
@@ -162,7 +105,7 @@ for (const [flavor, skip] of flavors) {
       p.run((be, s) => be.gruStep(s(xi), s(hh), s(hPrev), s(gact), s(gh), B, H));
       await p.same(gact, `gruStep act ${B}×${H}`, CELL_TOL);
       await p.same(gh, `gruStep h ${B}×${H}`, CELL_TOL);
-      p.wasm.upload(slice(gact.wasm.buf), await p.js.download(slice(gact.js.buf)));
+      p.dut.upload(slice(gact.dut.buf), await p.ref.download(slice(gact.ref.buf)));
       const dxi = p.f(B * 3 * H), dhh = p.f(B * 3 * H), dhPrev = p.f(B * H);
       p.run((be, s) => be.gruStepBackward(s(gact), s(hh), s(hPrev), s(dh), s(dxi), s(dhh), s(dhPrev), B, H));
       for (const [x, n] of [[dxi, 'dxi'], [dhh, 'dhh'], [dhPrev, 'dhPrev']] as const) {
@@ -188,7 +131,7 @@ for (const [flavor, skip] of flavors) {
   // has two gates and a rounding on top of tanh's sensitivity to c's error (1 − tanh² ≤ 1): 14ε.
   // Where the reference saturates to 0 or ±1 the result must be exactly that.
   t('cell gates are within a few ulps of exact over [−30, 30] and saturate exactly', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     const eps = 2 ** -24, B = 2, H = 1001, n = B * H;
     const span = (m: number, lo: number, hi: number, k: number): Float32Array => {
       const x = new Float32Array(m).map((_, i) => lo + (hi - lo) * ((i * k) % m) / (m - 1)); // shuffled grid
@@ -199,8 +142,8 @@ for (const [flavor, skip] of flavors) {
     const pre = p.of(preData), cPrev = p.of(cPrevData), act = p.f(4 * n), c = p.f(n), h = p.f(n);
     p.run((be, s) => be.lstmStep(s(pre), s(cPrev), s(act), s(c), s(h), B, H));
     const get = async (t: Twin): Promise<[Float32Array, Float32Array]> => [
-      (await p.js.download(slice(t.js.buf))).subarray(LEAD, LEAD + t.n),
-      (await p.wasm.download(slice(t.wasm.buf))).subarray(LEAD, LEAD + t.n)];
+      (await p.ref.download(slice(t.ref.buf))).subarray(LEAD, LEAD + t.n),
+      (await p.dut.download(slice(t.dut.buf))).subarray(LEAD, LEAD + t.n)];
     const check = (label: string, i: number, want: number, got: number, bound: number): void => {
       const saturated = want === 0 || Math.abs(want) === 1;
       if (saturated ? !Object.is(got, want) && !(want === 0 && got === 0) : !(Math.abs(got - want) <= bound)) {
@@ -221,10 +164,10 @@ for (const [flavor, skip] of flavors) {
     // The backward's tanh(c) and 1 − tanh²(c), with the js forward's outputs on both sides: the
     // o gate's gradient dh·tanh(c)·o(1 − o) is a product, 5ε beyond tanh's; dc = dct·f sums
     // dc and dh·o·(1 − tanh²(c)), so relative to the terms' sizes.
-    p.wasm.upload(slice(act.wasm.buf), await p.js.download(slice(act.js.buf)));
-    p.wasm.upload(slice(c.wasm.buf), await p.js.download(slice(c.js.buf)));
-    const dh = p.f(n), dc = p.f(n), dcIn = await p.js.download(slice(dc.js.buf)), dpre = p.f(4 * n);
-    const dhData = (await p.js.download(slice(dh.js.buf))).subarray(LEAD, LEAD + n);
+    p.dut.upload(slice(act.dut.buf), await p.ref.download(slice(act.ref.buf)));
+    p.dut.upload(slice(c.dut.buf), await p.ref.download(slice(c.ref.buf)));
+    const dh = p.f(n), dc = p.f(n), dcIn = await p.ref.download(slice(dc.ref.buf)), dpre = p.f(4 * n);
+    const dhData = (await p.ref.download(slice(dh.ref.buf))).subarray(LEAD, LEAD + n);
     p.run((be, s) => be.lstmStepBackward(s(act), s(c), s(cPrev), s(dh), s(dc), s(dpre), B, H));
     const [dj, dw] = await get(dpre), [dcj, dcw] = await get(dc);
     for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) {
@@ -236,12 +179,12 @@ for (const [flavor, skip] of flavors) {
   });
 
   t('dropout masks and the counter hash are bit-identical to the host generator', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     for (const [seed, stream] of [[0, 0], [123, 65536], [4294967295, 2 ** 31 + 5], [7, 4294967295]]) {
       for (let i = 0; i < 2000; i++) {
         const index = i < 1000 ? i : (i * 2654435761) >>> 0;
-        if (p.wasm.hash3(seed, stream, index) !== hash3(seed, stream, index)) {
-          assert.fail(`hash3(${seed}, ${stream}, ${index}): wasm ${p.wasm.hash3(seed, stream, index)} js ${hash3(seed, stream, index)}`);
+        if (p.dut.hash3(seed, stream, index) !== hash3(seed, stream, index)) {
+          assert.fail(`hash3(${seed}, ${stream}, ${index}): wasm ${p.dut.hash3(seed, stream, index)} js ${hash3(seed, stream, index)}`);
         }
       }
       for (const [n, prob] of [[1, 0.5], [7, 0.2], [1003, 0.2], [4099, 0.5], [65, 0.9]]) {
@@ -257,7 +200,7 @@ for (const [flavor, skip] of flavors) {
   });
 
   t('softmax cross-entropy and softmax', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     for (const [N, V] of [[1, 1], [1, 2], [3, 5], [7, 65], [5, 97], [2, 300]]) {
       const logits = p.f(N * V, -8, 8), targets = p.ids(N, V), losses = p.f(N), dlogits = p.f(N * V);
       p.run((be, s) => be.softmaxXent(s(logits), s(targets), s(losses), s(dlogits), N, V, 1 / N));
@@ -272,7 +215,7 @@ for (const [flavor, skip] of flavors) {
   });
 
   t('optimisers match exactly', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     for (const n of [1, 2, 3, 5, 7, 17, 33, 65, 1001]) {
       const prm = p.f(n), g = p.f(n, -0.1, 0.1), cache = p.f(n, 0, 0.01);
       for (let it = 0; it < 3; it++) p.run((be, s) => be.rmsprop(s(prm), s(g), s(cache), 2e-3, 0.95, 1e-8));
@@ -290,13 +233,13 @@ for (const [flavor, skip] of flavors) {
   });
 
   t('sumSquares, clipByNorm, clamp, scale, fill, copy', async () => {
-    const p = new Pair(await backendOf(flavor));
+    const p = new Twins(await backendOf(flavor));
     for (const n of [1, 2, 3, 5, 7, 17, 33, 65, 1001, 100003]) {
       const x = p.f(n, -2, 2), out = p.f(1);
       p.run((be, s) => be.sumSquares(s(x), s(out)));
       await p.same(out, `sumSquares n=${n}`, 1e-7);
       // From here on both sides read the same norm, so the clip itself must match exactly.
-      p.wasm.upload(out.wasm, await p.js.download(out.js));
+      p.dut.upload(out.dut, await p.ref.download(out.ref));
       for (const maxNorm of [1e9, 0.5]) {
         p.run((be, s) => be.clipByNorm(s(x), s(out), maxNorm));
         await p.same(x, `clipByNorm n=${n} max=${maxNorm}`);
@@ -321,10 +264,10 @@ for (const [flavor, skip] of flavors) {
       await p.same(buf, `overlapping copy ${from}→${to}`);
     }
     // Int buffers never come back through download; read the wasm one from its memory.
-    const ints = slice(p.wasm.allocInt(11), 3, 5);
-    p.wasm.fill(ints, 5);
+    const ints = slice(p.dut.allocInt(11), 3, 5);
+    p.dut.fill(ints, 5);
     const ptr = (ints.buf as WasmBuf).ptr / 4;
-    assert.deepEqual([...new Int32Array(p.wasm.memory.buffer).subarray(ptr, ptr + 11)], [0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0]);
+    assert.deepEqual([...new Int32Array(p.dut.memory.buffer).subarray(ptr, ptr + 11)], [0, 0, 0, 5, 5, 5, 5, 5, 0, 0, 0]);
   });
 
   t('memory grows under live buffers, which keep their contents', async () => {
@@ -347,42 +290,12 @@ for (const [flavor, skip] of flavors) {
     ['rnn 2×16 one-hot, rmsprop', { model: 'rnn', layers: 2, hidden: 16, dropout: 0.2 }, {}],
     ['rnn 2×16 embedding 8, rmsprop with norm clipping', { model: 'rnn', layers: 2, hidden: 16, dropout: 0.2, embedding: 8 }, { clipNorm: 0.5 }],
   ];
-  // RMSprop's first step is lr·g/(√(0.05·g²) + 1e-8): for a gradient near 1e-8 its size hangs on
-  // the last digits of g, so a 1e-9 difference in such a gradient (a different but equally
-  // good summation order in the products) moves that parameter by up to 1e-5. Hence: gradients
-  // within 1e-6 of the largest gradient; losses and gradient norms within 1e-5 relative;
-  // 99.9% of parameters within 1e-5·(1+|p|) and every one within 1e-4·(1+|p|), a hundredth of
-  // one RMSprop step.
+  // Tolerances in helpers/same-training.ts; gradients within 1e-6 of the largest.
   for (const [name, config, opts] of models) {
     t(`three training iterations of a ${name} match js`, async () => {
       const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
-      const runOn = async (be: Backend): Promise<{ losses: number[]; grads: Float32Array; params: Float32Array }> => {
-        const model = CharLM.create(be, config, corpus.vocab.size, 5);
-        const losses: number[] = [];
-        let grads: Float32Array | null = null;
-        for await (const e of train(model, corpus, { maxIters: 3, batch: 7, seq: 11, evalEvery: 3, seed: 9, ...opts })) {
-          if (e.type === 'iteration') losses.push(e.loss, e.gradNorm);
-          if (e.type === 'iteration' && e.iter === 1) grads = await be.download(model.grads);
-          if (e.type === 'eval') losses.push(e.valLoss);
-        }
-        return { losses, grads: grads!, params: await be.download(model.params) };
-      };
-      const js = await runOn(new JsBackend());
-      const wasm = await runOn(await backendOf(flavor));
-      assert.equal(wasm.losses.length, 7);
-      js.losses.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses[i]) <= 1e-5 * Math.abs(l), `loss/norm ${i}: js ${l} wasm ${wasm.losses[i]}`));
-      const gmax = js.grads.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
-      for (let i = 0; i < js.grads.length; i++) {
-        if (!(Math.abs(js.grads[i] - wasm.grads[i]) <= 1e-6 * gmax)) assert.fail(`gradient ${i}: js ${js.grads[i]} wasm ${wasm.grads[i]}`);
-      }
-      let worst = 0, loose = 0;
-      for (let i = 0; i < js.params.length; i++) {
-        const d = Math.abs(js.params[i] - wasm.params[i]) / (1 + Math.abs(js.params[i]));
-        worst = Math.max(worst, d);
-        if (!(d <= 1e-5)) loose++;
-      }
-      assert.ok(worst <= 1e-4, `max parameter difference ${worst}`);
-      assert.ok(loose <= js.params.length / 1000, `${loose} of ${js.params.length} parameters differ by more than 1e-5`);
+      const ref = await traceTraining(new JsBackend(), config, corpus, opts);
+      assertSameTraining(ref, await traceTraining(await backendOf(flavor), config, corpus, opts), 'wasm', 1e-6);
     });
   }
 

@@ -21,9 +21,9 @@ export function randomIds(n: number, V: number): Int32Array {
 export interface Twin { ref: Slice; dut: Slice; n: number }
 export type Pick = (t: Twin) => Slice;
 
-export class Twins {
+export class Twins<B extends Backend = Backend> {
   readonly ref = new JsBackend();
-  constructor(readonly dut: Backend) {}
+  constructor(readonly dut: B) {}
 
   private make(data: Float32Array | Int32Array): Twin {
     const int = data instanceof Int32Array;
