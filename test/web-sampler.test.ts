@@ -1,12 +1,10 @@
 /// <reference types="@webgpu/types" />
 // The sampler in Chromium, on a small model the command line trained.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserSkip, chooseOption, setInput, startWebApp, type WebApp } from './helpers/browser.js';
-import { trainSmallModel } from './helpers/charrnn-cli.js';
+import { browserSkip, chooseOption, setInput, startWebApp, watchOutputLengths, type WebApp } from './helpers/browser.js';
+import { trainSmallModelOn } from './helpers/charrnn-cli.js';
 import { practiceText } from './helpers/web-text.js';
 
 const LENGTH = 400;
@@ -22,20 +20,14 @@ async function sample(page: Page, temperature: string, seed: string): Promise<Sa
   await setInput(page, '#seed', seed);
   await setInput(page, '#length', String(LENGTH));
   await setInput(page, '#prime', '');
-  await page.evaluate(() => {
-    const out = document.querySelector('#output')!;
-    const lengths: number[] = [];
-    (window as unknown as { lengths: number[] }).lengths = lengths;
-    new MutationObserver(() => lengths.push([...out.textContent ?? ''].length))
-      .observe(out, { childList: true, characterData: true, subtree: true });
-  });
+  const lengths = await watchOutputLengths(page);
   await page.click('#sample-button');
   await page.waitForFunction((n) => [...document.querySelector('#output')?.textContent ?? ''].length >= n, LENGTH, { timeout: 30_000 });
   // Anything after the last character would be a bug the length check below catches.
   await page.waitForTimeout(200);
   return {
     text: (await page.textContent('#output')) ?? '',
-    lengths: await page.evaluate(() => (window as unknown as { lengths: number[] }).lengths),
+    lengths: await lengths(),
   };
 }
 
@@ -45,9 +37,7 @@ describe('sampler', { skip: browserSkip() }, () => {
   before(async () => {
     app = await startWebApp();
     corpus = practiceText(8000);
-    const text = join(app.dir, 'text.txt');
-    await writeFile(text, corpus);
-    await trainSmallModel(text, join(app.dir, 'model'));
+    await trainSmallModelOn(corpus, app.dir);
   });
   after(async () => { await app?.close(); });
 

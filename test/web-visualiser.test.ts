@@ -1,12 +1,10 @@
 // The visualiser in Chromium, on a small model the command line trained: the text coloured by
 // a cell, the five guesses on hover, and a ranked cell shown on click.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { browserSkip, chooseOption, startWebApp, type WebApp } from './helpers/browser.js';
-import { trainSmallModel } from './helpers/charrnn-cli.js';
+import { trainSmallModelOn } from './helpers/charrnn-cli.js';
 import { practiceText } from './helpers/web-text.js';
 
 /** Each character's colours, as the page computes them. */
@@ -23,9 +21,7 @@ describe('visualiser', { skip: browserSkip() }, () => {
   before(async () => {
     app = await startWebApp();
     corpus = practiceText(8000);
-    const text = join(app.dir, 'text.txt');
-    await writeFile(text, corpus);
-    await trainSmallModel(text, join(app.dir, 'model'));
+    await trainSmallModelOn(corpus, app.dir);
   });
   after(async () => { await app?.close(); });
 

@@ -5,12 +5,11 @@
 // second per iteration, so the training worker is served here with shorter sequences, and with an
 // evaluation (and so a checkpoint to download) and a sample every few iterations instead of 100.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserSkip, chooseOption, setInput, startWebApp, type WebApp } from './helpers/browser.js';
-import { runCli, trainSmallModel } from './helpers/charrnn-cli.js';
+import { browserSkip, chooseOption, setInput, startWebApp, watchOutputLengths, type WebApp } from './helpers/browser.js';
+import { runCli, trainSmallModelOn } from './helpers/charrnn-cli.js';
 import { current, untilIteration } from './helpers/train-page.js';
 import { practiceText, repetitiveText } from './helpers/web-text.js';
 
@@ -61,9 +60,7 @@ describe('the web app on WebGPU', { skip: browserSkip() }, () => {
     adapter = await offeredAdapter(page);
     await page.context().close();
     corpus = practiceText(6000);
-    const text = join(app.dir, 'text.txt');
-    await writeFile(text, corpus);
-    await trainSmallModel(text, join(app.dir, 'model'));
+    await trainSmallModelOn(corpus, app.dir);
   });
   after(async () => { await app?.close(); });
 
@@ -122,13 +119,7 @@ describe('the web app on WebGPU', { skip: browserSkip() }, () => {
     await chooseOption(page, '#checkpoint-select', 'model/latest.safetensors');
     await page.selectOption('#engine-select', 'webgpu');
     await setInput(page, '#length', String(SAMPLE_LENGTH));
-    await page.evaluate(() => {
-      const out = document.querySelector('#output')!;
-      const lengths: number[] = [];
-      (window as unknown as { lengths: number[] }).lengths = lengths;
-      new MutationObserver(() => lengths.push([...out.textContent ?? ''].length))
-        .observe(out, { childList: true, characterData: true, subtree: true });
-    });
+    const lengths = await watchOutputLengths(page);
     await page.click('#sample-button');
     await page.waitForFunction(() => /^(Done|Error)/.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: 30_000 });
     assert.match(await statusOf(page), new RegExp(`^Done: ${SAMPLE_LENGTH} characters`));
@@ -137,8 +128,8 @@ describe('the web app on WebGPU', { skip: browserSkip() }, () => {
     assert.equal(out.length, SAMPLE_LENGTH);
     const known = new Set(corpus);
     assert.ok(out.every((ch) => known.has(ch)), `characters the model never saw: ${out.join('')}`);
-    const lengths = await page.evaluate(() => (window as unknown as { lengths: number[] }).lengths);
-    assert.ok(lengths.some((n) => n > 0 && n < SAMPLE_LENGTH), `the text came all at once (lengths seen: ${lengths.join(', ')})`);
+    const seen = await lengths();
+    assert.ok(seen.some((n) => n > 0 && n < SAMPLE_LENGTH), `the text came all at once (lengths seen: ${seen.join(', ')})`);
     assert.deepEqual(app.errors, []);
   });
 });

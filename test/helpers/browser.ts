@@ -104,3 +104,15 @@ export async function setInput(page: Page, selector: string, value: string): Pro
     el.dispatchEvent(new Event('change', { bubbles: true }));
   }, value);
 }
+
+/** Starts recording the lengths #output takes as it changes; the returned function reads them. */
+export async function watchOutputLengths(page: Page): Promise<() => Promise<number[]>> {
+  await page.evaluate(() => {
+    const out = document.querySelector('#output')!;
+    const lengths: number[] = [];
+    (window as unknown as { lengths: number[] }).lengths = lengths;
+    new MutationObserver(() => lengths.push([...out.textContent ?? ''].length))
+      .observe(out, { childList: true, characterData: true, subtree: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { lengths: number[] }).lengths);
+}

@@ -1,5 +1,6 @@
 // The command-line tool run as a user runs it: the real binary in a child process.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 export const BIN = resolve('bin/charrnn.js');
@@ -38,4 +39,11 @@ export async function trainSmallModel(textFile: string, dir: string): Promise<st
     '--max-iters', '60', '--eval-every', '30', '--checkpoint-dir', dir, '--threads', '1', '--quiet']);
   if (r.code !== 0) throw new Error(`charrnn train failed: ${r.stderr}`);
   return join(dir, 'latest.safetensors');
+}
+
+/** Writes `text` to `<dir>/text.txt` and trains a small model on it into `<dir>/model`. */
+export async function trainSmallModelOn(text: string, dir: string): Promise<string> {
+  const file = join(dir, 'text.txt');
+  await writeFile(file, text);
+  return trainSmallModel(file, join(dir, 'model'));
 }
