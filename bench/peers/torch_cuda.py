@@ -7,15 +7,13 @@ Each timed iteration ends with loss.item(), as ours reads its loss back, so it w
 fp32 by default (what the WGSL kernels compute in); spec "tf32": true lets cuBLAS and cuDNN
 use TF32 tensor cores, PyTorch's fastest setting for these products.
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_lstm import CharRNN, out, spec_arg, time_iterations  # noqa: E402  (also checks torch imports)
+from torch_lstm import CharRNN, load_ids, out, spec_arg, time_iterations, train_step  # noqa: E402  (also checks torch imports)
 
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 
@@ -29,14 +27,9 @@ def main():
     torch.backends.cudnn.benchmark = True
     dev = torch.device("cuda")
     torch.manual_seed(123)
-    with open(spec["data"], encoding="utf-8") as f:
-        text = f.read()
-    chars = sorted(set(text))
-    index = {ch: i for i, ch in enumerate(chars)}
-    ids = torch.tensor([index[ch] for ch in text], dtype=torch.long)
-    V = len(chars)
+    ids, V = load_ids(spec["data"])
     c = spec["config"]
-    B, T, H, L = c["batch"], c["seq"], c["hidden"], c["layers"]
+    H, L = c["hidden"], c["layers"]
     model = CharRNN(V, H, L, c["dropout"]).to(dev)
     info = {"impl": "torch-cuda", "version": torch.__version__, "cudnn": torch.backends.cudnn.version(),
             "device": torch.cuda.get_device_name(0), "tf32": tf32, "vocab": V,
@@ -44,33 +37,7 @@ def main():
 
     if spec["measure"] == "train":
         model.train()
-        train_ids = ids[: int(len(ids) * 0.9)]
-        per_stream = (len(train_ids) - 1) // B
-        streams = train_ids[: B * per_stream + 1]
-        xs = streams[:-1].view(B, per_stream).t().contiguous().to(dev)  # [time, stream]
-        ys = streams[1:].view(B, per_stream).t().contiguous().to(dev)
-        count = per_stream // T
-        opt = torch.optim.RMSprop(model.parameters(), lr=2e-3, alpha=0.95, eps=1e-8)
-        clip = 5.0 / T
-        zeros = torch.zeros(L, B, H, device=dev)
-        state = [(zeros, zeros)]
-        it = [0]
-        last = [float("nan")]
-
-        def step():
-            i = it[0] % count
-            it[0] += 1
-            x, y = xs[i * T:(i + 1) * T], ys[i * T:(i + 1) * T]
-            opt.zero_grad(set_to_none=True)
-            h, cc = state[0]
-            logits, (h, cc) = model(x, (h.detach(), cc.detach()))
-            loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-            loss.backward()
-            nn.utils.clip_grad_value_(model.parameters(), clip)
-            opt.step()
-            state[0] = (h, cc)
-            last[0] = loss.item()
-
+        step, last = train_step(model, ids, c, V, dev)
         t = time_iterations(step, spec)
         out({**info, "measure": "train", "secsPerIter": t["median"], "n": t["n"], "warmup": t["warmup"],
              "secs": t["secs"], "lastLoss": last[0]})

@@ -93,18 +93,57 @@ class CharRNN(nn.Module):
         return self.decoder(self.drop(y)), state
 
 
+def load_ids(path):
+    """The text as ids over its sorted characters, and the vocabulary size."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    chars = sorted(set(text))
+    index = {ch: i for i, ch in enumerate(chars)}
+    return torch.tensor([index[ch] for ch in text], dtype=torch.long), len(chars)
+
+
+def train_step(model, ids, c, V, device=torch.device("cpu")):
+    """char-rnn's training iteration on `device`; returns it and a list holding the last loss."""
+    B, T, H, L = c["batch"], c["seq"], c["hidden"], c["layers"]
+    # char-rnn's layout: B contiguous streams of the training text (first 90%), T steps per batch.
+    train_ids = ids[: int(len(ids) * 0.9)]
+    per_stream = (len(train_ids) - 1) // B
+    streams = train_ids[: B * per_stream + 1]
+    xs = streams[:-1].view(B, per_stream).t().contiguous().to(device)  # [time, stream]
+    ys = streams[1:].view(B, per_stream).t().contiguous().to(device)
+    count = per_stream // T
+    opt = torch.optim.RMSprop(model.parameters(), lr=2e-3, alpha=0.95, eps=1e-8)
+    # Our loop clamps mean-loss gradients to ±grad_clip/seq: char-rnn's ±5 on its summed loss.
+    clip = 5.0 / T
+    zeros = torch.zeros(L, B, H, device=device)
+    state = [(zeros, zeros)]
+    it = [0]
+    last = [float("nan")]
+
+    def step():
+        i = it[0] % count
+        it[0] += 1
+        x, y = xs[i * T:(i + 1) * T], ys[i * T:(i + 1) * T]
+        opt.zero_grad(set_to_none=True)
+        h, cc = state[0]
+        logits, (h, cc) = model(x, (h.detach(), cc.detach()))
+        loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_value_(model.parameters(), clip)
+        opt.step()
+        state[0] = (h, cc)
+        last[0] = loss.item()
+
+    return step, last
+
+
 def main():
     spec = spec_arg()
     torch.set_num_threads(spec.get("threads", 2))
     torch.manual_seed(123)
-    with open(spec["data"], encoding="utf-8") as f:
-        text = f.read()
-    chars = sorted(set(text))
-    index = {ch: i for i, ch in enumerate(chars)}
-    ids = torch.tensor([index[ch] for ch in text], dtype=torch.long)
-    V = len(chars)
+    ids, V = load_ids(spec["data"])
     c = spec["config"]
-    B, T, H, L = c["batch"], c["seq"], c["hidden"], c["layers"]
+    H, L = c["hidden"], c["layers"]
     model = CharRNN(V, H, L, c["dropout"])
     info = {"impl": "torch", "version": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(),
             "blasThreads": os.environ.get("OPENBLAS_NUM_THREADS"), "vocab": V,
@@ -112,35 +151,7 @@ def main():
 
     if spec["measure"] == "train":
         model.train()
-        # char-rnn's layout: B contiguous streams of the training text (first 90%), T steps per batch.
-        train_ids = ids[: int(len(ids) * 0.9)]
-        per_stream = (len(train_ids) - 1) // B
-        streams = train_ids[: B * per_stream + 1]
-        xs = streams[:-1].view(B, per_stream).t()  # [time, stream]
-        ys = streams[1:].view(B, per_stream).t()
-        count = per_stream // T
-        opt = torch.optim.RMSprop(model.parameters(), lr=2e-3, alpha=0.95, eps=1e-8)
-        # Our loop clamps mean-loss gradients to ±grad_clip/seq: char-rnn's ±5 on its summed loss.
-        clip = 5.0 / T
-        zeros = torch.zeros(L, B, H)
-        state = [(zeros, zeros)]
-        it = [0]
-        last = [float("nan")]
-
-        def step():
-            i = it[0] % count
-            it[0] += 1
-            x, y = xs[i * T:(i + 1) * T], ys[i * T:(i + 1) * T]
-            opt.zero_grad(set_to_none=True)
-            h, cc = state[0]
-            logits, (h, cc) = model(x, (h.detach(), cc.detach()))
-            loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-            loss.backward()
-            nn.utils.clip_grad_value_(model.parameters(), clip)
-            opt.step()
-            state[0] = (h, cc)
-            last[0] = loss.item()
-
+        step, last = train_step(model, ids, c, V)
         t = time_iterations(step, spec)
         out({**info, "measure": "train", "secsPerIter": t["median"], "n": t["n"], "warmup": t["warmup"],
              "secs": t["secs"], "lastLoss": last[0]})
