@@ -124,11 +124,11 @@ export class CharLM {
     return s;
   }
 
-  /** An f32 buffer kept under `name` for reuse, as scratchState. */
-  scratch(name: string, length: number): Slice {
-    const key = `${name}:${length}`;
+  /** A buffer (f32, or i32 with `int`) kept under `name` for reuse, as scratchState. */
+  scratch(name: string, length: number, int = false): Slice {
+    const key = `${name}:${length}${int ? ':i32' : ''}`;
     let s = this.scratchBufs.get(key);
-    if (!s) this.scratchBufs.set(key, (s = slice(this.backend.alloc(length))));
+    if (!s) this.scratchBufs.set(key, (s = slice(int ? this.backend.allocInt(length) : this.backend.alloc(length))));
     return s;
   }
 

@@ -3,27 +3,11 @@
 // steps comes back in one read. On a GPU a read-back is a round trip of tens of microseconds,
 // so this replaces one wait per character with one per chunk; while the host hands out one
 // chunk, the device already runs the next.
-import { slice, sub, type DrawOptions, type Slice } from '../backend/backend.js';
+import { sub, type DrawOptions } from '../backend/backend.js';
 import type { CharLM, RecurrentState } from '../model/charlm.js';
 
 const FIRST_CHUNK = 8; // small, so that the first characters stream out at once
 const MAX_CHUNK = 256;
-
-interface Buffers { ids: Slice; drawn: Slice }
-const buffers = new WeakMap<CharLM, Map<number, Buffers>>();
-
-// Kept per model and batch: sampling runs again and again during training, and a backend's
-// buffers are never freed.
-function buffersFor(model: CharLM, B: number): Buffers {
-  let byB = buffers.get(model);
-  if (!byB) buffers.set(model, (byB = new Map()));
-  let b = byB.get(B);
-  if (!b) {
-    const be = model.backend;
-    byB.set(B, (b = { ids: slice(be.allocInt((MAX_CHUNK + 1) * B)), drawn: slice(be.alloc(MAX_CHUNK * B)) }));
-  }
-  return b;
-}
 
 /**
  * Yields `steps` arrays of B ids, drawn from `state` onwards with `first` as the first input;
@@ -34,7 +18,10 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
   const be = model.backend, B = first.length;
   const drawRows = be.drawRows?.bind(be);
   if (!drawRows) throw new Error(`the ${be.name} backend does not draw on the device`);
-  const { ids, drawn } = buffersFor(model, B);
+  // Kept by the model: sampling runs again and again during training, and a backend's buffers
+  // are never freed.
+  const ids = model.scratch('device-ids', (MAX_CHUNK + 1) * B, true);
+  const drawn = model.scratch('device-drawn', MAX_CHUNK * B);
   be.upload(sub(ids, 0, B), first);
   const cur = new Int32Array(B);
   let recorded = 0, chunk = FIRST_CHUNK;

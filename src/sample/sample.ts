@@ -43,8 +43,6 @@ export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<Samp
   const be = model.backend, V = model.vocabSize, B = o.count;
   const primeIds = o.prime ? vocab.encode(o.prime, 'prime text has characters the model never saw') : null;
   const state = model.scratchState('sample', B);
-  const probsBuf: Slice = model.scratch('probs', B * V);
-  const order = new Int32Array(V);
   let draws = 0;
   const cur = new Int32Array(B);
 
@@ -66,6 +64,8 @@ export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<Samp
     yield* sampleOnDevice(model, state, cur, steps, { temperature: o.temperature, topK: o.topK, argmax: o.argmax, seed: o.seed, stream: Stream.sample, index: draws });
     return;
   }
+  const probsBuf: Slice = model.scratch('probs', B * V);
+  const order = new Int32Array(V);
   for (let step = 0; step < steps; step++) {
     const logits = model.logits(cur, 1, B, state);
     be.softmax(logits, probsBuf, B, V, o.temperature);

@@ -2,7 +2,7 @@
 // striding over the vocabulary, with max and sum reduced in shared memory.
 import type { KernelDef } from '../program.js';
 
-export const ROW_WG = 64;
+const ROW_WG = 64;
 
 // Reductions over a row of V values held in $logits at `row`; tmp[] is scratch.
 const ROW_REDUCE = /* wgsl */ `
