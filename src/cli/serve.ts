@@ -2,7 +2,8 @@
 // directory of checkpoints and training runs, until Ctrl-C.
 import { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { DEFAULT_HOST, DEFAULT_PORT, startServer, type RunningServer } from '../node/server.js';
+import type { RunningServer } from '../node/server.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../node/server-defaults.js';
 import { intArg } from './parse.js';
 
 interface ServeFlags {
@@ -19,6 +20,8 @@ export function registerServe(program: Command): void {
     .option('--dir <dir>', 'directory of checkpoints and training runs to show', 'cv')
     .action(async (flags: ServeFlags) => {
       checkPort(flags.port);
+      // Loaded here, not at start-up: the other commands have no use for the server.
+      const { startServer } = await import('../node/server.js');
       const server = await startServer({ dir: flags.dir, host: flags.host, port: flags.port });
       process.stdout.write(`serving ${flags.dir} at ${server.url} (Ctrl-C to stop)\n`);
       await untilInterrupted(server);

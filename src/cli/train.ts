@@ -10,7 +10,7 @@ import { CharLM } from '../model/charlm.js';
 import { checkWritableDir, writeCheckpoint } from '../node/checkpoint-file.js';
 import { DEFAULT_DATASET, listDatasets, openCorpus } from '../node/datasets.js';
 import { openEventLog } from '../node/event-log.js';
-import { DEFAULT_PORT } from '../node/server.js';
+import { DEFAULT_PORT } from '../node/server-defaults.js';
 import { startServerThread } from '../node/server-thread.js';
 import { Batcher } from '../text/batches.js';
 import { DEFAULT_TEST_FRAC, DEFAULT_VAL_FRAC, type Corpus } from '../text/corpus.js';

@@ -1,6 +1,6 @@
 // GRU over a whole sequence with PyTorch's gate semantics: the reset gate multiplies
 // (W_hn·h + b_hn), so the recurrent product keeps its bias apart from the input part.
-import { sub, type Slice } from '../backend/backend.js';
+import type { Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
 interface Buffers {
@@ -32,12 +32,11 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
       be.gruStep(xi[t], hh[t], hs[t], act[t], hs[t + 1], B, H);
     }
     be.copy(state.h, hs[T]);
-    return sub(LayerBase.whole(hs), B * H, T * B * H);
+    return this.afterSteps(hs);
   }
 
   states(): LayerState {
-    const n = this.B * this.H;
-    return { h: sub(LayerBase.whole(this.w.hs), n, this.T * n), c: null };
+    return { h: this.afterSteps(this.w.hs), c: null };
   }
 
   backward(dy: Slice, dx: Slice | null): void {

@@ -75,6 +75,12 @@ export abstract class LayerBase {
     return { buf: steps[0].buf, offset: 0, length: steps.length * steps[0].length };
   }
 
+  // Steps 1..T of a per-step state (step 0 is the state carried in): [T·B, H], time-major.
+  protected afterSteps(steps: Slice[]): Slice {
+    const n = this.B * this.H;
+    return sub(LayerBase.whole(steps), n, this.T * n);
+  }
+
   /**
    * The sequence buffers for a (T, B) shape, made on first use and kept: training, evaluation
    * and sampling alternate between a few shapes, and a backend's memory is allocated once.

@@ -1,7 +1,7 @@
 // LSTM over a whole sequence, as torch-rnn's LSTM.lua: one product for the input
 // projection, the recurrent product and fused gate kernel per step, one product per
 // weight gradient. hs and cs hold T+1 slots: slot 0 is the initial state.
-import { sub, type Slice } from '../backend/backend.js';
+import type { Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
 interface Buffers {
@@ -34,12 +34,11 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     }
     be.copy(state.h, hs[T]);
     be.copy(state.c!, cs[T]);
-    return sub(LayerBase.whole(hs), B * H, T * B * H);
+    return this.afterSteps(hs);
   }
 
   states(): LayerState {
-    const n = this.B * this.H;
-    return { h: sub(LayerBase.whole(this.w.hs), n, this.T * n), c: sub(LayerBase.whole(this.w.cs), n, this.T * n) };
+    return { h: this.afterSteps(this.w.hs), c: this.afterSteps(this.w.cs) };
   }
 
   backward(dy: Slice, dx: Slice | null): void {

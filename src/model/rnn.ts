@@ -1,5 +1,5 @@
 // Vanilla tanh RNN over a whole sequence: h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh).
-import { sub, type Slice } from '../backend/backend.js';
+import type { Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
 interface Buffers {
@@ -24,12 +24,11 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
       be.tanhForward(pre[t], hs[t + 1], B * H);
     }
     be.copy(state.h, hs[T]);
-    return sub(LayerBase.whole(hs), B * H, T * B * H);
+    return this.afterSteps(hs);
   }
 
   states(): LayerState {
-    const n = this.B * this.H;
-    return { h: sub(LayerBase.whole(this.w.hs), n, this.T * n), c: null };
+    return { h: this.afterSteps(this.w.hs), c: null };
   }
 
   backward(dy: Slice, dx: Slice | null): void {

@@ -10,7 +10,6 @@ import type { TrainEvent } from '../train/events.js';
 export const EVENT_LOG_NAME = 'train.jsonl';
 
 export interface EventLog {
-  readonly path: string;
   write(event: TrainEvent): void;
   close(): void;
 }
@@ -31,7 +30,6 @@ export function openEventLog(dir: string, append: boolean, warn: (message: strin
     throw new UserError(`cannot write the event log ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return {
-    path,
     write(event) {
       if (fd === null) return;
       try {

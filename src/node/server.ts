@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 import { tailEvents, type EventTail } from './server-events.js';
 import { checkpointFile, isInside, listCheckpoints, listRuns, runEventLog } from './server-listing.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from './server-defaults.js';
 
 export interface ServerOptions {
   /** The directory of checkpoints and runs the API lists (e.g. the checkpoint directory). */
@@ -33,8 +34,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_PORT = 8000;
-export const DEFAULT_HOST = '127.0.0.1';
 const MAX_BODY = 1 << 20;
 
 const SECURITY_HEADERS = {
