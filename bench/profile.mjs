@@ -8,11 +8,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import { CONFIGS, DATA } from './lib/common.mjs';
 
-const CONFIGS = {
-  S: { layers: 2, hidden: 128, batch: 50, seq: 50, dropout: 0 },
-  M: { layers: 2, hidden: 512, batch: 50, seq: 50, dropout: 0.5 },
-};
+
 const { values } = parseArgs({
   options: {
     config: { type: 'string', default: 'S' },
@@ -22,7 +20,7 @@ const { values } = parseArgs({
   },
 });
 const c = CONFIGS[values.config];
-if (!c) throw new Error(`--config must be S or M, got ${values.config}`);
+if (!c) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}, got ${values.config}`);
 const iters = Number(values.iters);
 const WARMUP = 5;
 
@@ -62,7 +60,7 @@ for (let proto = Object.getPrototypeOf(backend); proto && proto !== Object.proto
   }
 }
 
-const text = readFileSync(resolve(root, '../shared/data/tinyshakespeare.txt'), 'utf8');
+const text = readFileSync(resolve(root, DATA), 'utf8');
 const corpus = lib.Corpus.fromText(text, { valFrac: 0.1 });
 const model = lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, corpus.vocab.size, 123);
 const opts = { batch: c.batch, seq: c.seq, maxIters: WARMUP + iters + 1, evalEvery: 2 ** 31 - 1, sampleEvery: 0, seed: 123 };

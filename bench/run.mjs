@@ -9,16 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONFIGS, DATA } from './lib/common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = process.cwd();
 
-const CONFIGS = {
-  S: { name: 'S', layers: 2, hidden: 128, batch: 50, seq: 50, dropout: 0 },
-  M: { name: 'M', layers: 2, hidden: 512, batch: 50, seq: 50, dropout: 0.5 },
-  L: { name: 'L', layers: 3, hidden: 512, batch: 128, seq: 100, dropout: 0.5 },
-  XL: { name: 'XL', layers: 3, hidden: 1024, batch: 256, seq: 100, dropout: 0.5 },
-};
 // The GPU configurations are measured when ours runs on the GPU.
 const defaultConfigs = (backend) => (backend === 'webgpu' ? ['S', 'M', 'L', 'XL'] : ['S', 'M']);
 
@@ -90,7 +85,7 @@ function parseArgs(argv) {
 }
 
 const args = parseArgs(process.argv.slice(2));
-const data = resolve(root, '../shared/data/tinyshakespeare.txt');
+const data = resolve(root, DATA);
 if (!existsSync(data)) fail(`the benchmark corpus is missing: ${data} (run from the repository root, with ../shared/data beside it)`);
 if (!existsSync(join(root, 'dist/src/index.js'))) fail('dist/src/index.js is missing: build first (npx tsc -p .)');
 

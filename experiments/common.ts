@@ -1,7 +1,9 @@
 // What every experiment shares: its options, the machine it ran on, where its text comes from,
 // one training run through the library's event stream, and the facts every section states.
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../src/node/atomic-write.js';
+import { thousands as int } from '../src/cli/format.js';
 import { availableParallelism, cpus } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,8 +122,7 @@ export async function trainRun(ctx: Context, spec: RunSpec): Promise<RunResult> 
   const hooks = dir ? {
     checkpoint: async (req: Parameters<typeof checkpointFromTraining>[0]): Promise<string> => {
       const path = join(dir, 'latest.safetensors');
-      await writeFile(`${path}.tmp`, encodeCheckpoint(await checkpointFromTraining(req, corpus.vocab, source)));
-      await rename(`${path}.tmp`, path);
+      await writeFileAtomic(path, encodeCheckpoint(await checkpointFromTraining(req, corpus.vocab, source)));
       return path;
     },
   } : {};
@@ -180,7 +181,7 @@ export function seconds(s: number): string {
 
 export const num = (x: number, digits = 4): string => x.toFixed(digits);
 export const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)} %`;
-export const int = (x: number): string => x.toLocaleString('en-US');
+export { int };
 
 /** Stands for the experiment's wall time until it is over and known. */
 export const WALL_TIME = '{{wall time}}';

@@ -1,7 +1,8 @@
 // docs/experiments.md: one section per experiment between its own markers, so each experiment
 // rewrites only its section and the others stay as their last runs left them.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../src/node/atomic-write.js';
 import { dirname } from 'node:path';
 
 export const SECTIONS: ReadonlyArray<{ name: string; title: string }> = [
@@ -52,8 +53,7 @@ export async function writeSection(file: string, name: string, body: string): Pr
   const section = `${begin(name)}\n${body.trim()}\n${end(name)}`;
   const next = b >= 0 && e > b ? doc.slice(0, b) + section + doc.slice(e + end(name).length) : `${doc.trimEnd()}\n\n${section}\n`;
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, next);
-  await rename(`${file}.tmp`, file);
+  await writeFileAtomic(file, Buffer.from(next));
 }
 
 /** The text of the section `name` in a document, markers excluded; null when absent. */

@@ -27,9 +27,10 @@ export async function linux(ctx: Context): Promise<string> {
   const samples = await sampleTexts(run.model, run.corpus.vocab, { count: n, length: len, temperature: TEMPERATURE, seed: 5 });
   const real = excerpts(run.corpus.vocab.decode(run.corpus.split('val')), n, len);
   const measured = [samples, real].map((t) => {
-    const b = total<Brackets>(t.map(cBrackets)), ind = total<Indentation>(t.map(cIndentation));
+    const each = t.map(cBrackets);
+    const b = total<Brackets>(each), ind = total<Indentation>(t.map(cIndentation));
     return {
-      b, mismatched: b.mismatched / Math.max(1, b.pairs), deepest: Math.max(...t.map((x) => cBrackets(x).maxDepth)),
+      b, mismatched: b.mismatched / Math.max(1, b.pairs), deepest: Math.max(...each.map((x) => x.maxDepth)),
       tabs: ind.tabsOnly / Math.max(1, ind.indented), depth: ind.matchesDepth / Math.max(1, ind.depthLines),
     };
   });

@@ -6,9 +6,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Corpus, modelFromCheckpoint, sampleTexts, type CharLM } from '../src/index.js';
 import { readCheckpoint } from '../src/node/index.js';
-import { checkpointDir, corpusText, describeModel, int, lossChart, pct, plan, machine, relativeToRoot, runFacts, trainRun, WALL_TIME, type Context } from './common.js';
+import { checkpointDir, corpusText, describeModel, int, lossChart, pct, machine, relativeToRoot, runFacts, WALL_TIME, type Context } from './common.js';
 import { fence, table, title, section } from './doc.js';
 import { excerpts, overlap, type Overlap } from './measure.js';
+import { trainShakespeare } from './shakespeare.js';
 
 const LENGTHS = [10, 20, 30, 40, 50];
 const STREAMS = 4;
@@ -30,8 +31,7 @@ export async function memorisation(ctx: Context): Promise<string> {
       `${describeModel(ck.config, model.layout.total)}, trained ${int(p.iter)} iterations on ${text.label}; ` +
       `validation loss ${val ? val[1].toFixed(4) : '–'} nats (${val ? (val[1] / Math.LN2).toFixed(3) : '–'} bits per character).\n`;
   } else {
-    const p = plan(ctx, { model: { model: 'lstm', layers: 2, hidden: 256 }, train: { batch: 50, seq: 50, lr: 2e-3, evalEvery: 300 } }, 480);
-    const run = await trainRun(ctx, { text, ...p, checkpointDir: checkpointDir(ctx, 'shakespeare') });
+    const run = await trainShakespeare(ctx, text);
     ({ model, corpus } = run);
     facts = 'No checkpoint of the shakespeare experiment was found, so this run trained its own model.\n\n' +
       runFacts(ctx, [run]) + '\n' + await lossChart(ctx, 'memorisation-loss.svg', [run], 'Tiny Shakespeare');

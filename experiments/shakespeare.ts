@@ -2,7 +2,7 @@
 // temperatures are confident and more conservative, and near zero the model loops on the most
 // likely phrase. Measured here as the share of a sample's 20-character windows it has already written.
 import { sampleText } from '../src/index.js';
-import { checkpointDir, corpusText, lossChart, pct, plan, runFacts, trainRun, type Context } from './common.js';
+import { checkpointDir, corpusText, lossChart, pct, plan, runFacts, trainRun, type Context, type RunResult, type Text } from './common.js';
 import { fence, table, title, section } from './doc.js';
 import { repeatedFraction } from './measure.js';
 
@@ -11,13 +11,18 @@ const SHOWN = 700; // characters of each sample shown
 const MEASURED = 3000; // characters of each sample measured for repetition
 const WINDOW = 20;
 
-export async function shakespeare(ctx: Context): Promise<string> {
-  const text = await corpusText(ctx, 'tinyshakespeare.txt', 'shakespeare');
+/** The experiment's model, into its checkpoint directory (memorisation trains it too when absent). */
+export function trainShakespeare(ctx: Context, text: Text): Promise<RunResult> {
   const p = plan(ctx, {
     model: { model: 'lstm', layers: 2, hidden: 256 },
     train: { batch: 50, seq: 50, lr: 2e-3, evalEvery: 300 },
   }, 480);
-  const run = await trainRun(ctx, { text, ...p, checkpointDir: checkpointDir(ctx) });
+  return trainRun(ctx, { text, ...p, checkpointDir: checkpointDir(ctx, 'shakespeare') });
+}
+
+export async function shakespeare(ctx: Context): Promise<string> {
+  const text = await corpusText(ctx, 'tinyshakespeare.txt', 'shakespeare');
+  const run = await trainShakespeare(ctx, text);
   const length = ctx.opts.quick ? 300 : MEASURED;
   const rows: string[][] = [];
   const samples: string[] = [];

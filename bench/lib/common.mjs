@@ -2,6 +2,17 @@
 // it): the spec it is given, the timing rule, the corpus and char-rnn's batch layout.
 import { readFileSync } from 'node:fs';
 
+/** The standard configurations (BENCHMARKS.md; L and XL for the GPU). */
+export const CONFIGS = {
+  S: { name: 'S', layers: 2, hidden: 128, batch: 50, seq: 50, dropout: 0 },
+  M: { name: 'M', layers: 2, hidden: 512, batch: 50, seq: 50, dropout: 0.5 },
+  L: { name: 'L', layers: 3, hidden: 512, batch: 128, seq: 100, dropout: 0.5 },
+  XL: { name: 'XL', layers: 3, hidden: 1024, batch: 256, seq: 100, dropout: 0.5 },
+};
+
+/** The benchmark corpus, relative to the repository root. */
+export const DATA = '../shared/data/tinyshakespeare.txt';
+
 /** The single `--spec JSON` argument run.mjs passes to every child. */
 export function readSpec(argv = process.argv.slice(2)) {
   const i = argv.indexOf('--spec');
