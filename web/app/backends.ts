@@ -18,7 +18,7 @@ export interface RunningEngine {
 
 interface AdapterInfoLike { vendor: string; architecture: string; device: string; description: string }
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 const threadsText = (n: number): string => `${n} thread${n === 1 ? '' : 's'}`;
 

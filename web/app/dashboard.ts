@@ -3,6 +3,7 @@
 // as a timeline. It only reads events, so it loads no engine code.
 import uPlot from 'uplot';
 import type { TrainEvent } from '../../src/index.js';
+import { renderStats, sampleElement, thousands } from './run-view.js';
 
 interface RunEntry {
   path: string;
@@ -31,7 +32,6 @@ const stats = $('stats');
 const chartBox = $('loss-chart');
 const samples = $('samples');
 
-const thousands = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return '–';
@@ -76,7 +76,7 @@ class RunView {
         this.lastEval = e;
         break;
       case 'sample':
-        samples.append(sampleElement(e.iter, e.temperature, e.text));
+        samples.append(sampleElement(e.iter, e.text, e.temperature));
         break;
       case 'done':
         this.done = e.message;
@@ -132,30 +132,11 @@ class RunView {
       parts.push(['iteration', `${thousands(s.iter)} / ${thousands(s.totalIters)}`]);
     }
     if (ev) parts.push(['val loss', `${ev.valLoss.toFixed(4)} (${ev.bpc.toFixed(3)} bits/char)`]);
-    stats.replaceChildren(...parts.flatMap(([name, value], i) => {
-      const span = document.createElement('span');
-      span.className = 'stat';
-      const b = document.createElement('b');
-      b.textContent = name;
-      span.append(b, ` ${value}`);
-      return i === 0 ? [span] : [' · ', span];
-    }));
+    renderStats(stats, parts);
     runState.textContent = this.done ?? (s ? 'training…' : 'waiting for the run to start…');
   }
 }
 
-function sampleElement(iter: number, temperature: number, text: string): HTMLElement {
-  const div = document.createElement('div');
-  div.className = 'sample';
-  div.dataset.iter = String(iter);
-  const head = document.createElement('div');
-  head.className = 'sample-iter';
-  head.textContent = `iteration ${thousands(iter)}${temperature === 1 ? '' : ` · temperature ${temperature}`}`;
-  const pre = document.createElement('pre');
-  pre.textContent = text;
-  div.append(head, pre);
-  return div;
-}
 
 function makePlot(): uPlot {
   const opts: uPlot.Options = {

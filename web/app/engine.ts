@@ -4,7 +4,7 @@
 import {
   decodeCheckpoint, modelFromCheckpoint, type CharLM, type Checkpoint, type Vocab,
 } from '../../src/index.js';
-import { startEngine } from './backends.js';
+import { messageOf, startEngine } from './backends.js';
 import type { EngineRequest } from './engine-choice.js';
 
 export interface LoadedModel {
@@ -19,10 +19,6 @@ export interface LoadedModel {
   note: string | null;
   /** Frees the backend's threads or GPU device; the model is unusable afterwards. */
   dispose(): void;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** The bytes of a checkpoint listed by /api/checkpoints (its `path`). */

@@ -3,6 +3,7 @@
 import { sampleIds, type SampleOptions } from '../../src/index.js';
 import { fetchCheckpoint, loadModel, type LoadedModel } from './engine.js';
 import { isEngineRequest, type EngineRequest } from './engine-choice.js';
+import { thousands } from './run-view.js';
 
 interface CheckpointEntry {
   path: string;
@@ -32,7 +33,6 @@ const status = $('status');
 const modelInfo = $('model-info');
 const backendNote = $('backend-note');
 
-const thousands = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 function showStatus(text: string, error = false): void {
   status.textContent = text;

@@ -3,6 +3,7 @@
 // download of a checkpoint the command line can sample from.
 import uPlot from 'uplot';
 import type { TrainEvent } from '../../src/index.js';
+import { renderStats, sampleElement, thousands } from './run-view.js';
 import { isEngineRequest } from './engine-choice.js';
 import type { FromWorker, ModelSize, ToWorker } from './train-protocol.js';
 
@@ -55,7 +56,7 @@ fileInput.addEventListener('change', () => {
 async function load(file: File): Promise<void> {
   input.value = await file.text();
   source = file.name;
-  setStatus(`${file.name}: ${input.value.length.toLocaleString('en-US')} characters`);
+  setStatus(`${file.name}: ${thousands(input.value.length)} characters`);
 }
 
 // The same chart as the dashboard's: train loss per iteration, validation loss per evaluation.
@@ -136,7 +137,7 @@ class RunView {
   show(e: TrainEvent): void {
     switch (e.type) {
       case 'start':
-        this.description = `Training a ${e.config.layers} × ${e.config.hidden} LSTM (${e.params.toLocaleString('en-US')} parameters) ` +
+        this.description = `Training a ${e.config.layers} × ${e.config.hidden} LSTM (${thousands(e.params)} parameters) ` +
           `on ${e.vocab} distinct characters with the ${e.backend} engine on ${this.where}` +
           (this.note ? ` (${this.note})` : '');
         setStatus(this.description);
@@ -173,35 +174,16 @@ class RunView {
   private stats(iter: number, epoch: number, loss: number): void {
     const charsPerSec = this.secsPerChar.length / this.secsPerChar.reduce((a, b) => a + b, 0);
     const parts: [string, string][] = [
-      ['iteration', iter.toLocaleString('en-US')],
+      ['iteration', thousands(iter)],
       ['epoch', epoch.toFixed(2)],
-      ['chars/s', Math.round(charsPerSec).toLocaleString('en-US')],
+      ['chars/s', thousands(charsPerSec)],
       ['loss', loss.toFixed(4)],
       ...(this.lastVal === null ? [] : [['val loss', this.lastVal.toFixed(4)] as [string, string]]),
     ];
-    stats.replaceChildren(...parts.flatMap(([name, value], i) => {
-      const span = document.createElement('span');
-      span.className = 'stat';
-      const b = document.createElement('b');
-      b.textContent = name;
-      span.append(b, ` ${value}`);
-      return i === 0 ? [span] : [' · ', span];
-    }));
+    renderStats(stats, parts);
   }
 }
 
-function sampleElement(iter: number, text: string): HTMLElement {
-  const box = document.createElement('div');
-  box.className = 'sample';
-  box.dataset.iter = String(iter);
-  const head = document.createElement('div');
-  head.className = 'sample-iter';
-  head.textContent = `iteration ${iter.toLocaleString('en-US')}`;
-  const body = document.createElement('pre');
-  body.textContent = text;
-  box.append(head, body);
-  return box;
-}
 
 let view: RunView | null = null;
 
