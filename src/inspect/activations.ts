@@ -59,14 +59,16 @@ export async function inspectIds(model: CharLM, vocab: Vocab, ids: Int32Array, o
     const T = Math.min(chunk, N - start);
     const logits = model.logits(ids.subarray(start, start + T), T, 1, state);
     const states = model.layerStates();
-    for (const tr of traces) {
-      const s = states[tr.layer][tr.kind];
-      if (!s) throw new Error(`layer ${tr.layer} has no ${tr.kind} state`);
-      tr.values.set(await be.download(s), start * H);
-    }
     const probsBuf = sub(model.scratch('inspect-probs', chunk * V), 0, T * V);
     be.softmax(logits, probsBuf, T, V, 1);
-    topOf(await be.download(probsBuf), T, V, k, guesses, start);
+    // All of a chunk's reads at once: on a GPU each is a round trip, and they need not queue.
+    const [probs, ...values] = await Promise.all([be.download(probsBuf), ...traces.map((tr) => {
+      const s = states[tr.layer][tr.kind];
+      if (!s) throw new Error(`layer ${tr.layer} has no ${tr.kind} state`);
+      return be.download(s);
+    })]);
+    traces.forEach((tr, i) => tr.values.set(values[i], start * H));
+    topOf(probs, T, V, k, guesses, start);
   }
   return { config: model.config, vocab, ids, traces, guesses };
 }
