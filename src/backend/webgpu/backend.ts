@@ -2,7 +2,7 @@
 // The WebGPU backend: every kernel of the Backend interface as a WGSL compute shader over
 // buffers that stay on the GPU. Methods record work (recorder.ts); download and flush are
 // the only points that wait for the GPU.
-import type { Backend, Buf, DrawOptions, Slice } from '../backend.js';
+import { slice, type Backend, type Buf, type DrawOptions, type Slice } from '../backend.js';
 import { UserError } from '../../errors.js';
 import type { KernelDef } from './program.js';
 import { Recorder, Usage, type RecorderStats } from './recorder.js';
@@ -59,6 +59,7 @@ export class WebGPUBackend implements Backend {
   private readonly maxBinding: number;
   private readonly partials: GpuBuf; // sumSquares' per-workgroup sums
   private scratch: GpuBuf | null = null; // overlapping copies
+  private hot: GpuBuf | null = null; // scatterAddCols' one-hot rows
   private pending: PendingGemm | null = null;
   private zeros: Slice | null = null;
   private gather: PendingGather | null = null;
@@ -178,7 +179,11 @@ export class WebGPUBackend implements Backend {
     if (n > 0) this.gather = { out, w, ids, N, G, V, assign, biases: [] };
   }
   scatterAddCols(dw: Slice, dout: Slice, ids: Slice, N: number, G: number, V: number): void {
-    this.map(rows.scatterAddCols, [this.f(dw), this.f(dout), this.i(ids)], [dw.offset, dout.offset, ids.offset, N, G, V], G);
+    this.f(dw); this.f(dout);
+    if (!this.hot || this.hot.length < N * V) this.hot = this.allocate(N * V, false);
+    const hot = slice(this.hot, 0, N * V);
+    this.map(rows.oneHot, [this.hot, this.i(ids)], [0, ids.offset, N * V, V], N * V);
+    this.gemm(true, false, G, V, N, 1, dout, hot, 1, dw);
   }
   gatherRows(out: Slice, table: Slice, ids: Slice, N: number, E: number): void {
     this.map(rows.gatherRows, [this.f(out), this.f(table), this.i(ids)], [out.offset, table.offset, ids.offset, N * E, E], N * E);

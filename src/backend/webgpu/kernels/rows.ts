@@ -12,9 +12,10 @@ export const addBias: KernelDef = {
 };
 
 // db[g] += Σ_n dout[n,g]: a workgroup owns SUM_COLS columns, its SUM_PARTS row strands each
-// sum a strided share of the rows, and the strands are added in shared memory.
-export const SUM_COLS = 32;
-const SUM_PARTS = 8;
+// sum a strided share of the rows, and the strands are added in shared memory. Few columns
+// per workgroup, so that a layer's few thousand make enough workgroups to fill a GPU.
+export const SUM_COLS = 8;
+const SUM_PARTS = 32;
 export const sumRows: KernelDef = {
   key: 'sumRows',
   bufs: [{ name: 'db', write: true }, { name: 'dout' }],
@@ -57,17 +58,16 @@ ${bias.map((k) => `    v += $bias${k}[a.oBias${k} + g];`).join('\n')}
   };
 }
 
-// dw[g,V][:, ids[n]] += dout[n,g]: thread g walks the rows.
-export const scatterAddCols: KernelDef = {
-  key: 'scatterAddCols',
-  bufs: [{ name: 'dw', write: true }, { name: 'dout' }, { name: 'ids', int: true }],
-  args: [['oDw', 'u32'], ['oDout', 'u32'], ['oIds', 'u32'], ['N', 'u32'], ['G', 'u32'], ['V', 'u32']],
-  code: gridStride('a.G', `
-    let base = a.oDw + i * a.V;
-    for (var n = 0u; n < a.N; n++) {
-      let at = base + u32($ids[a.oIds + n]);
-      $dw[at] += $dout[a.oDout + n * a.G + i];
-    }`),
+// out[n,V] = one-hot rows of ids[n]: with it, the one-hot input's weight gradient is a
+// matrix product (dw[G,V] += doutᵀ·onehot), which runs on every core of a GPU where a scatter
+// would walk the rows one after another.
+export const oneHot: KernelDef = {
+  key: 'oneHot',
+  bufs: [{ name: 'out', write: true }, { name: 'ids', int: true }],
+  args: [['oOut', 'u32'], ['oIds', 'u32'], ['n', 'u32'], ['V', 'u32']],
+  code: gridStride('a.n', `
+    let row = i / a.V;
+    $out[a.oOut + i] = select(0.0, 1.0, u32($ids[a.oIds + row]) == i - row * a.V);`),
 };
 
 // out[n,E] = table[ids[n], :]

@@ -10,28 +10,32 @@
 // the cell's offsets as its unfused kernel names them.
 import type { BufParam, KernelDef, ScalarType } from '../program.js';
 import { LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
+import { gemmTileCode } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
 
 export interface StepTile {
   BM: number; RM: number; // batch rows per workgroup and per thread
   BU: number; RU: number; // hidden units per workgroup and per thread
+  BK: number; // the K-step: as long as 16 KiB of workgroup memory allows, for fewer steps
 }
 
-const BK = 16;
-const PAD = 4;
-const TY = 8;
-const TX = 16;
-
-// From most work per workgroup to least: the first that makes enough workgroups to keep the
-// GPU busy is used, else the last (most workgroups). All have TY·TX = 128 threads.
-const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4 }, { BM: 16, RM: 2, BU: 64, RU: 4 }, { BM: 8, RM: 1, BU: 64, RU: 4 }, { BM: 8, RM: 1, BU: 32, RU: 2 }];
-const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2 }, { BM: 16, RM: 2, BU: 32, RU: 2 }, { BM: 8, RM: 1, BU: 32, RU: 2 }, { BM: 8, RM: 1, BU: 16, RU: 1 }];
+// From most work per workgroup to least, all of 128 threads. A step is a small product, whose
+// time is as much latency as arithmetic, so it asks for more workgroups than a product does:
+// on an H200 (132 cores) the tile that makes at least about 240 was the fastest or close to it
+// for batch 128 and 256 (configs L and XL), forward and backward; smaller batches take the
+// smallest tile.
+const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 32 }, { BM: 16, RM: 2, BU: 64, RU: 4, BK: 32 },
+  { BM: 8, RM: 1, BU: 64, RU: 4, BK: 32 }, { BM: 8, RM: 1, BU: 32, RU: 2, BK: 64 }];
+const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2, BK: 16 }, { BM: 16, RM: 2, BU: 32, RU: 2, BK: 16 },
+  { BM: 8, RM: 1, BU: 32, RU: 2, BK: 16 }, { BM: 8, RM: 1, BU: 16, RU: 1, BK: 32 }];
+export const STEP_OCCUPANCY = 2; // times the occupancy a product asks for
 export const gatesOf = (kind: StepKind): number => (kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1);
 
+/** The largest tile that makes enough workgroups (STEP_OCCUPANCY times a product's `occupancy`), else the smallest. */
 export function pickStepTile(kind: StepKind, B: number, H: number, occupancy: number): StepTile {
   const tiles = gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE;
-  return tiles.find((t) => Math.ceil(B / t.BM) * Math.ceil(H / t.BU) >= occupancy) ?? tiles[tiles.length - 1];
+  return tiles.find((t) => Math.ceil(B / t.BM) * Math.ceil(H / t.BU) >= STEP_OCCUPANCY * occupancy) ?? tiles[tiles.length - 1];
 }
 
 interface Epilogue {
@@ -103,83 +107,56 @@ const EPILOGUES: Record<StepKind, Epilogue> = {
 
 export function stepDef(kind: StepKind, t: StepTile): KernelDef {
   const NG = gatesOf(kind), back = kind.endsWith('Back');
-  const { BM, RM, BU, RU } = t;
-  const BN = NG * BU, AS = BM + PAD, BS = BN + PAD, NT = TX * TY;
+  const { BM, RM, BU, RU, BK } = t;
+  const TXU = BU / RU; // threads across the units
   const e = EPILOGUES[kind];
-  // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
-  const loadB = back
-    ? `let k = e / ${BN}u; let c = e - k * ${BN}u; let ok = j0 + c < a.U; let at = (k0 + k) * a.U + j0 + c;`
-    : `let c = e / ${BK}u; let k = e - c * ${BK}u; let q = c / ${BU}u; let u = c - q * ${BU}u;
-      let ok = j0 + u < a.U; let at = (q * a.U + j0 + u) * a.K + k0 + k;`;
-  const biasTerm = kind === 'gru' ? ' + $bias[a.oBias + q * a.U + j]' : '';
+  // Thread column c = q·RU + ru is gate q of unit tx + ru·TXU: tile column q·BU + tx + ru·TXU.
+  const tile = gemmTileCode({ BM, BN: NG * BU, BK, RM, RN: NG * RU }, {
+    a: { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
+    // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
+    b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n' } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k` },
+    aOk: 'm0 + m < a.M', bOk: back ? 'j0 + n < a.U' : `j0 + n % ${BU}u < a.U`,
+    aOffset: 'a.pA', bOffset: 'a.pB',
+    colOffset: (c) => Math.floor(c / RU) * BU + (c % RU) * TXU,
+  });
+  const gates = Array.from({ length: NG }, (_, q) => q);
+  const biasTerm = (q: number): string => (kind === 'gru' ? ` + $bias[a.oBias + ${q}u * a.U + j]` : '');
+  const cells: string[] = [];
+  for (let r = 0; r < RM; r++) {
+    for (let ru = 0; ru < RU; ru++) {
+      cells.push(`  cell(m0 + ty + ${r * (BM / RM)}u, j0 + tx + ${ru * TXU}u, ${gates.map((q) => tile.acc(r, q * RU + ru)).join(', ')});`);
+    }
+  }
   return {
     key: `step_${kind}_${BM}x${BU}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
     args: [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
     code: /* wgsl */ `
 ${e.helpers}
-var<workgroup> As: array<f32, ${BK * AS}>;
-var<workgroup> Bs: array<f32, ${BK * BS}>;
+${tile.shared}
 
-@compute @workgroup_size(${NT})
+// Row b, unit j: the product's gate values written out as C, then the cell applied to them.
+fn cell(b: u32, j: u32, ${gates.map((q) => `g${q}: f32`).join(', ')}) {
+  if (b >= a.M || j >= a.U) { return; }
+  let i = b * a.U + j;
+  var v: array<f32, ${NG}>;
+${gates.map((q) => `  {
+    let at = a.pC + b * ${NG}u * a.U + ${q}u * a.U + j;
+    var x = a.alpha * g${q};
+    if (a.beta != 0.0) { x += a.beta * $C[at]; }
+    x = x${biasTerm(q)};
+    $C[at] = x;
+    v[${q}] = x;
+  }`).join('\n')}
+  ${e.body}
+}
+
+@compute @workgroup_size(${tile.threads})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let tx = li % ${TX}u;
-  let ty = li / ${TX}u;
   let m0 = wg.y * ${BM}u;
   let j0 = wg.x * ${BU}u;
-  var acc: array<f32, ${RM * RU * NG}>;
-  for (var k0 = 0u; k0 < a.K; k0 += ${BK}u) {
-    for (var e = li; e < ${BM * BK}u; e += ${NT}u) {
-      let m = e / ${BK}u; let k = e - m * ${BK}u;
-      var v = 0.0;
-      if (m0 + m < a.M && k0 + k < a.K) { v = $A[a.pA + (m0 + m) * a.K + k0 + k]; }
-      As[k * ${AS}u + m] = v;
-    }
-    for (var e = li; e < ${BN * BK}u; e += ${NT}u) {
-      ${loadB}
-      var v = 0.0;
-      if (ok && k0 + k < a.K) { v = $B[a.pB + at]; }
-      Bs[k * ${BS}u + c] = v;
-    }
-    workgroupBarrier();
-    for (var k = 0u; k < ${BK}u; k++) {
-      var ar: array<f32, ${RM}>;
-      var br: array<f32, ${RU * NG}>;
-      for (var r = 0u; r < ${RM}u; r++) { ar[r] = As[k * ${AS}u + ty + r * ${TY}u]; }
-      for (var q = 0u; q < ${NG}u; q++) {
-        for (var ru = 0u; ru < ${RU}u; ru++) { br[q * ${RU}u + ru] = Bs[k * ${BS}u + q * ${BU}u + tx + ru * ${TX}u]; }
-      }
-      for (var r = 0u; r < ${RM}u; r++) {
-        for (var ru = 0u; ru < ${RU}u; ru++) {
-          for (var q = 0u; q < ${NG}u; q++) {
-            let x = (r * ${RU}u + ru) * ${NG}u + q;
-            acc[x] = fma(ar[r], br[q * ${RU}u + ru], acc[x]);
-          }
-        }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var r = 0u; r < ${RM}u; r++) {
-    let b = m0 + ty + r * ${TY}u;
-    if (b >= a.M) { break; }
-    for (var ru = 0u; ru < ${RU}u; ru++) {
-      let j = j0 + tx + ru * ${TX}u;
-      if (j < a.U) {
-        let i = b * a.U + j;
-        var v: array<f32, ${NG}>;
-        for (var q = 0u; q < ${NG}u; q++) {
-          let at = a.pC + b * ${NG}u * a.U + q * a.U + j;
-          var x = a.alpha * acc[(r * ${RU}u + ru) * ${NG}u + q];
-          if (a.beta != 0.0) { x += a.beta * $C[at]; }
-          x = x${biasTerm};
-          $C[at] = x;
-          v[q] = x;
-        }
-        ${e.body}
-      }
-    }
-  }
+${tile.body}
+${cells.join('\n')}
 }`,
   };
 }

@@ -1,0 +1,101 @@
+// The tiled product that the matrix product (gemm.ts) and the fused recurrent step (step.ts)
+// share, generated as straight-line WGSL: a workgroup computes a BM×BN tile of op(A)·op(B),
+// K in steps of BK through workgroup memory; thread (tx, ty) holds RM×RN accumulators for rows
+// ty + r·TY and columns tx + colOffset(c), as named scalars: no thread-local array, which a
+// driver may keep in slow local memory (NVIDIA's did, for 8×8 accumulators indexed in loops).
+// The loads of the next K-step go out before the current step's arithmetic, so that their
+// latency hides behind it.
+
+export interface TileShape {
+  BM: number; BN: number; BK: number; // tile of the product, and its K-step
+  RM: number; RN: number; // rows and columns per thread
+}
+
+/** How one operand's tile is read: `at` indexes the buffer from tile row/column m|n, k and tile start kt. */
+export interface TileSide { kMajor: boolean; at: string }
+
+export interface TileOptions {
+  a: TileSide; b: TileSide;
+  aOk: string; bOk: string; // whether tile row m (of A) or column n (of B) exists
+  aOffset: string; bOffset: string;
+  colOffset?: (c: number) => number; // thread column c's offset from tx (default c·TX)
+}
+
+export interface TileCode {
+  threads: number;
+  shared: string; // module-scope declarations
+  body: string; // leaves the accumulators of the whole product in acc(r, c)
+  acc(r: number, c: number): string;
+  rows(f: (r: number, m: string) => string): string;
+  cols(f: (c: number, n: string) => string): string;
+}
+
+const PAD = 4; // row padding of the shared tiles, so that transposed stores spread over the banks
+
+export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
+  const { BM, BN, BK, RM, RN } = t;
+  const TX = BN / RN, TY = BM / RM, NT = TX * TY, AS = BM + PAD, BS = BN + PAD;
+  if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error(`tile ${BM}×${BN} is not ${RM}×${RN} per thread`);
+  const colOffset = o.colOffset ?? ((c: number) => c * TX);
+  const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+  const acc = (r: number, c: number): string => `acc${r}_${c}`;
+
+  // One operand's tile: L loads per thread, each of element e = li + s·NT of the tile.
+  const side = (name: 'A' | 'B', s: TileSide, ok: string, offset: string, size: number, stride: number) => {
+    const L = Math.ceil((size * BK) / NT), exact = L * NT === size * BK;
+    const ix = name === 'A' ? 'm' : 'n';
+    const coords = (sIdx: number): string => {
+      const e = `li + ${sIdx * NT}u`;
+      return s.kMajor ? `let e = ${e}; let k = e / ${size}u; let ${ix} = e % ${size}u;` : `let e = ${e}; let ${ix} = e / ${BK}u; let k = e % ${BK}u;`;
+    };
+    const guard = (code: string): string => (exact ? code : `if (e < ${size * BK}u) { ${code} }`);
+    const regs = range(L).map((i) => `var p${name}${i} = 0.0;`).join(' ');
+    // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
+    // compilers (SwiftShader) take minutes over a few dozen guarded loads.
+    const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < a.K); p${name}${i} = select(0.0, $${name}[${offset} + select(0u, ${s.at}, ok)], ok);`)} }`).join('\n');
+    const store = range(L).map((i) => `    { ${coords(i)} ${guard(`${name}s[k * ${stride}u + ${ix}] = p${name}${i};`)} }`).join('\n');
+    return { regs, load, store };
+  };
+  const A = side('A', o.a, o.aOk, o.aOffset, BM, AS);
+  const B = side('B', o.b, o.bOk, o.bOffset, BN, BS);
+
+  // One k of the tile: a loop over k (whose index only addresses workgroup memory) keeps the
+  // code short for compilers that run on the CPU (SwiftShader, llvmpipe); GPU drivers unroll it.
+  const step = [
+    ...range(RM).map((r) => `let a${r} = As[kk * ${AS}u + ${r * TY}u + ty];`),
+    ...range(RN).map((c) => `let b${c} = Bs[kk * ${BS}u + ${colOffset(c)}u + tx];`),
+    ...range(RM).flatMap((r) => range(RN).map((c) => `${acc(r, c)} = fma(a${r}, b${c}, ${acc(r, c)});`)),
+  ].join(' ');
+
+  const body = `  let tx = li % ${TX}u;
+  let ty = li / ${TX}u;
+  ${range(RM).map((r) => range(RN).map((c) => `var ${acc(r, c)} = 0.0;`).join(' ')).join('\n  ')}
+  ${A.regs} ${B.regs}
+  {
+  let kt = 0u;
+${A.load}
+${B.load}
+  }
+  for (var k0 = 0u; k0 < a.K; k0 += ${BK}u) {
+${A.store}
+${B.store}
+    workgroupBarrier();
+    {
+    let kt = k0 + ${BK}u;
+    if (kt < a.K) {
+${A.load}
+${B.load}
+    }
+    }
+    for (var kk = 0u; kk < ${BK}u; kk++) { ${step} }
+    workgroupBarrier();
+  }`;
+  return {
+    threads: NT,
+    shared: `var<workgroup> As: array<f32, ${BK * AS}>;\nvar<workgroup> Bs: array<f32, ${BK * BS}>;`,
+    body,
+    acc,
+    rows: (f) => range(RM).map((r) => f(r, `(m0 + ty + ${r * TY}u)`)).join('\n'),
+    cols: (f) => range(RN).map((c) => f(c, `(n0 + tx + ${colOffset(c)}u)`)).join('\n'),
+  };
+}
