@@ -22,6 +22,7 @@ const MAX_ARGS = 16; // scalars per dispatch
 const ARG_SLOTS = 4096; // dispatches per submit at most
 const UPLOAD_BYTES = 4 << 20; // staged uploads per submit
 const DEFAULT_SUBMIT_EVERY = 128; // dispatches: the GPU starts on them while the host records more
+const RECENT = 8; // bindings remembered per kernel
 
 // The first error a device reports, shared by every recorder on it: such errors belong to the
 // device, and one listener per device (not per backend) keeps tests that make many backends on
@@ -44,6 +45,8 @@ function healthOf(device: GPUDevice): DeviceHealth {
   healths.set(device, h);
   return h;
 }
+
+interface Bound { bufs: GPUBuffer[]; pipeline: GPUComputePipeline; group: GPUBindGroup }
 
 export interface RecorderStats {
   submits: number;
@@ -68,6 +71,7 @@ export class Recorder {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
   private readonly groups = new Map<string, GPUBindGroup>();
+  private readonly bound = new WeakMap<KernelDef, Bound[]>(); // the last RECENT bindings of each kernel
   private readonly ids = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
   private readonly readbacks: GPUBuffer[] = [];
@@ -89,6 +93,43 @@ export class Recorder {
   /** Records one dispatch of `def` over `bufs` (in the def's order) with scalar `args`. */
   dispatch(def: KernelDef, bufs: readonly GPUBuffer[], args: readonly number[], x: number, y = 1, z = 1): void {
     if (this.argSlot === ARG_SLOTS) this.submit();
+    const { pipeline, group } = this.recent(def, bufs) ?? this.bind(def, bufs);
+    const base = (this.argSlot * this.argStride) >> 2;
+    def.args.forEach(([, type], k) => {
+      const v = args[k];
+      if (type === 'f32') this.argsF32[base + k] = v;
+      else if (type === 'i32') this.argsI32[base + k] = v;
+      else this.argsU32[base + k] = v;
+    });
+    const pass = this.openPass();
+    if (pipeline !== this.current) {
+      pass.setPipeline(pipeline);
+      this.current = pipeline;
+    }
+    pass.setBindGroup(0, group, [this.argSlot * this.argStride]);
+    pass.dispatchWorkgroups(x, y, z);
+    this.argSlot++;
+    this.stats.dispatches++;
+    if (++this.pending >= this.submitEvery) this.submit();
+  }
+
+  // A kernel is mostly called again on the buffers of its last few calls (offsets travel as
+  // arguments): those bindings are found by identity, without building the keys below, which
+  // would otherwise cost about as much host time per dispatch as Dawn's own calls.
+  private recent(def: KernelDef, bufs: readonly GPUBuffer[]): Bound | undefined {
+    const list = this.bound.get(def);
+    if (!list) return undefined;
+    search: for (let i = 0; i < list.length; i++) {
+      const b = list[i];
+      if (b.bufs.length !== bufs.length) continue;
+      for (let k = 0; k < bufs.length; k++) if (b.bufs[k] !== bufs[k]) continue search;
+      return b;
+    }
+    return undefined;
+  }
+
+  // The pipeline and bind group of a call: made once per buffer-sharing pattern and per set of buffers.
+  private bind(def: KernelDef, bufs: readonly GPUBuffer[]): Bound {
     const { binding, slots } = bindingOf(def, bufs);
     const sig = signatureOf(binding);
     const pipeKey = `${def.key}|${binding.slotOf.join(',')}|${sig}|${binding.int.map(Number).join('')}`;
@@ -113,23 +154,12 @@ export class Recorder {
       });
       this.groups.set(groupKey, group);
     }
-    const base = (this.argSlot * this.argStride) >> 2;
-    def.args.forEach(([, type], k) => {
-      const v = args[k];
-      if (type === 'f32') this.argsF32[base + k] = v;
-      else if (type === 'i32') this.argsI32[base + k] = v;
-      else this.argsU32[base + k] = v;
-    });
-    const pass = this.openPass();
-    if (pipeline !== this.current) {
-      pass.setPipeline(pipeline);
-      this.current = pipeline;
-    }
-    pass.setBindGroup(0, group, [this.argSlot * this.argStride]);
-    pass.dispatchWorkgroups(x, y, z);
-    this.argSlot++;
-    this.stats.dispatches++;
-    if (++this.pending >= this.submitEvery) this.submit();
+    const b: Bound = { bufs: [...bufs], pipeline, group };
+    let list = this.bound.get(def);
+    if (!list) this.bound.set(def, (list = []));
+    list.unshift(b);
+    if (list.length > RECENT) list.pop();
+    return b;
   }
 
   /** Writes data at byteOffset of dst, after everything recorded so far. */
