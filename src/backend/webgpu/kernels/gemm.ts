@@ -6,7 +6,7 @@
 // (C[m,n] += bias[n], in order, as addBias calls after the product would add them).
 //
 // The tile itself is tile.ts, shared with the fused recurrent step. Before it kept its
-// accumulators in a thread-local array, NVIDIA's driver ran the 128-tile ten times slower
+// accumulators in a thread-local array, NVIDIA's driver ran the 128-tile nine times slower
 // than the 64-tile.
 import type { KernelDef } from '../program.js';
 import { gemmTileCode, type TileShape } from './tile.js';
