@@ -3,7 +3,7 @@ import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
 
 // The arithmetic of the LSTM step for unit j of row b, given its four pre-activations.
-// Shared with the step fused into its recurrent product (gemm-step.ts).
+// Shared with the step fused into its recurrent product (step.ts), as are the GRU's below.
 export const LSTM_FORWARD_WGSL = /* wgsl */ `
 fn lstmCell(pi: f32, pf: f32, pg: f32, po: f32, cPrev: f32, ao: u32, H: u32, co: u32) {
   let ig = sigmoid(pi);
@@ -52,22 +52,42 @@ export const lstmStepBackward: KernelDef = {
     lstmCellBackward($dh[a.oDh + i], i, b, i - b * a.H, a.H);`),
 };
 
+// Unit j of row b of the GRU step, given the hidden side's products hr, hz, hn (with b_hh).
+export const GRU_FORWARD_WGSL = /* wgsl */ `
+fn gruCell(hr: f32, hz: f32, hn: f32, i: u32, b: u32, j: u32, H: u32) {
+  let x = a.oXi + b * 3u * H + j;
+  let r = sigmoid($xi[x] + hr);
+  let z = sigmoid($xi[x + H] + hz);
+  let nn = tanh_($xi[x + 2u * H] + r * hn);
+  let ao = a.oAct + b * 3u * H + j;
+  $act[ao] = r; $act[ao + H] = z; $act[ao + 2u * H] = nn;
+  $h[a.oH + i] = (1.0 - z) * nn + z * $hPrev[a.oHp + i];
+}`;
+
 export const gruStep: KernelDef = {
   key: 'gruStep',
   bufs: [{ name: 'xi' }, { name: 'hh' }, { name: 'hPrev' }, { name: 'act', write: true }, { name: 'h', write: true }],
   args: [['oXi', 'u32'], ['oHh', 'u32'], ['oHp', 'u32'], ['oAct', 'u32'], ['oH', 'u32'], ['n', 'u32'], ['H', 'u32']],
-  code: gridStride('a.n', `
+  code: GRU_FORWARD_WGSL + gridStride('a.n', `
     let b = i / a.H;
-    let j = i - b * a.H;
-    let x = a.oXi + b * 3u * a.H + j;
-    let q = a.oHh + b * 3u * a.H + j;
-    let r = sigmoid($xi[x] + $hh[q]);
-    let z = sigmoid($xi[x + a.H] + $hh[q + a.H]);
-    let nn = tanh_($xi[x + 2u * a.H] + r * $hh[q + 2u * a.H]);
-    let ao = a.oAct + b * 3u * a.H + j;
-    $act[ao] = r; $act[ao + a.H] = z; $act[ao + 2u * a.H] = nn;
-    $h[a.oH + i] = (1.0 - z) * nn + z * $hPrev[a.oHp + i];`),
+    let q = a.oHh + b * 3u * a.H + i - b * a.H;
+    gruCell($hh[q], $hh[q + a.H], $hh[q + 2u * a.H], i, b, i - b * a.H, a.H);`),
 };
+
+// Unit j of row b of the GRU backward, given dh: writes dxi's and dhh's three gates, dhPrev += z·dh.
+export const GRU_BACKWARD_WGSL = /* wgsl */ `
+fn gruCellBackward(d: f32, i: u32, b: u32, j: u32, H: u32) {
+  let ao = a.oAct + b * 3u * H + j;
+  let r = $act[ao]; let z = $act[ao + H]; let nn = $act[ao + 2u * H];
+  let dn = d * (1.0 - z) * (1.0 - nn * nn);
+  let dz = d * ($hPrev[a.oHp + i] - nn) * z * (1.0 - z);
+  let dr = dn * $hh[a.oHh + b * 3u * H + 2u * H + j] * r * (1.0 - r);
+  let x = a.oDxi + b * 3u * H + j;
+  $dxi[x] = dr; $dxi[x + H] = dz; $dxi[x + 2u * H] = dn;
+  let q = a.oDhh + b * 3u * H + j;
+  $dhh[q] = dr; $dhh[q + H] = dz; $dhh[q + 2u * H] = dn * r;
+  $dhPrev[a.oDhp + i] += d * z;
+}`;
 
 export const gruStepBackward: KernelDef = {
   key: 'gruStepBackward',
@@ -75,20 +95,9 @@ export const gruStepBackward: KernelDef = {
     { name: 'dhh', write: true }, { name: 'dhPrev', write: true }],
   args: [['oAct', 'u32'], ['oHh', 'u32'], ['oHp', 'u32'], ['oDh', 'u32'], ['oDxi', 'u32'], ['oDhh', 'u32'],
     ['oDhp', 'u32'], ['n', 'u32'], ['H', 'u32']],
-  code: gridStride('a.n', `
+  code: GRU_BACKWARD_WGSL + gridStride('a.n', `
     let b = i / a.H;
-    let j = i - b * a.H;
-    let ao = a.oAct + b * 3u * a.H + j;
-    let r = $act[ao]; let z = $act[ao + a.H]; let nn = $act[ao + 2u * a.H];
-    let d = $dh[a.oDh + i];
-    let dn = d * (1.0 - z) * (1.0 - nn * nn);
-    let dz = d * ($hPrev[a.oHp + i] - nn) * z * (1.0 - z);
-    let dr = dn * $hh[a.oHh + b * 3u * a.H + 2u * a.H + j] * r * (1.0 - r);
-    let x = a.oDxi + b * 3u * a.H + j;
-    $dxi[x] = dr; $dxi[x + a.H] = dz; $dxi[x + 2u * a.H] = dn;
-    let q = a.oDhh + b * 3u * a.H + j;
-    $dhh[q] = dr; $dhh[q + a.H] = dz; $dhh[q + 2u * a.H] = dn * r;
-    $dhPrev[a.oDhp + i] += d * z;`),
+    gruCellBackward($dh[a.oDh + i], i, b, i - b * a.H, a.H);`),
 };
 
 export const tanhForward: KernelDef = {

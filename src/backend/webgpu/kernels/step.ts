@@ -9,7 +9,7 @@
 // as the unfused kernels would. Arguments: [pA, pB, pC, M = B, U = H, K, alpha, beta], then
 // the cell's offsets as its unfused kernel names them.
 import type { BufParam, KernelDef, ScalarType } from '../program.js';
-import { LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
+import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
 import { gemmTileCode } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
@@ -56,15 +56,8 @@ const EPILOGUES: Record<StepKind, Epilogue> = {
   gru: {
     bufs: [{ name: 'bias' }, { name: 'xi' }, { name: 'hPrev' }, { name: 'act', write: true }, { name: 'h', write: true }],
     args: [['oBias', 'u32'], ['oXi', 'u32'], ['oHp', 'u32'], ['oAct', 'u32'], ['oH', 'u32']],
-    helpers: '',
-    body: `
-      let x = a.oXi + b * 3u * a.U + j;
-      let r = sigmoid($xi[x] + v[0]);
-      let z = sigmoid($xi[x + a.U] + v[1]);
-      let nn = tanh_($xi[x + 2u * a.U] + r * v[2]);
-      let ao = a.oAct + b * 3u * a.U + j;
-      $act[ao] = r; $act[ao + a.U] = z; $act[ao + 2u * a.U] = nn;
-      $h[a.oH + i] = (1.0 - z) * nn + z * $hPrev[a.oHp + i];`,
+    helpers: GRU_FORWARD_WGSL,
+    body: 'gruCell(v[0], v[1], v[2], i, b, j, a.U);',
   },
   rnn: {
     bufs: [{ name: 'h', write: true }],
@@ -81,19 +74,8 @@ const EPILOGUES: Record<StepKind, Epilogue> = {
   gruBack: {
     bufs: [{ name: 'act' }, { name: 'hh' }, { name: 'hPrev' }, { name: 'dxi', write: true }, { name: 'dhh', write: true }, { name: 'dhPrev', write: true }],
     args: [['oAct', 'u32'], ['oHh', 'u32'], ['oHp', 'u32'], ['oDxi', 'u32'], ['oDhh', 'u32'], ['oDhp', 'u32']],
-    helpers: '',
-    body: `
-      let ao = a.oAct + b * 3u * a.U + j;
-      let r = $act[ao]; let z = $act[ao + a.U]; let nn = $act[ao + 2u * a.U];
-      let d = v[0];
-      let dn = d * (1.0 - z) * (1.0 - nn * nn);
-      let dz = d * ($hPrev[a.oHp + i] - nn) * z * (1.0 - z);
-      let dr = dn * $hh[a.oHh + b * 3u * a.U + 2u * a.U + j] * r * (1.0 - r);
-      let x = a.oDxi + b * 3u * a.U + j;
-      $dxi[x] = dr; $dxi[x + a.U] = dz; $dxi[x + 2u * a.U] = dn;
-      let q = a.oDhh + b * 3u * a.U + j;
-      $dhh[q] = dr; $dhh[q + a.U] = dz; $dhh[q + 2u * a.U] = dn * r;
-      $dhPrev[a.oDhp + i] += d * z;`,
+    helpers: GRU_BACKWARD_WGSL,
+    body: 'gruCellBackward(v[0], i, b, j, a.U);',
   },
   rnnBack: {
     bufs: [{ name: 'h' }, { name: 'dpre', write: true }],
