@@ -1,5 +1,5 @@
 // The tiled product that the matrix product (gemm.ts) and the fused recurrent step (step.ts)
-// share, generated as straight-line WGSL: a workgroup computes a BM×BN tile of op(A)·op(B),
+// share, generated as WGSL: a workgroup computes a BM×BN tile of op(A)·op(B),
 // K in steps of BK through workgroup memory; thread (tx, ty) holds RM×RN accumulators for rows
 // ty + r·TY and columns tx + colOffset(c), as named scalars: no thread-local array, which a
 // driver may keep in slow local memory (NVIDIA's did, for 8×8 accumulators indexed in loops).
