@@ -7,11 +7,10 @@
 // backend can pick for their shape; the table marks the one it picks (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn.
 // Replays run on whatever the buffers hold by then: the timing, not the values, is the point.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { CONFIGS, DATA, median } from './lib/common.mjs';
+import { CONFIGS, DATA, benchCorpus, benchModel, benchTrainOptions, interceptCalls, median } from './lib/common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -32,25 +31,17 @@ const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
 const { pickTile } = await load('dist/src/backend/webgpu/kernels/gemm.js');
 const { pickStepTile } = await load('dist/src/backend/webgpu/kernels/step.js');
 const backend = await loadWebGPUBackend();
-const corpus = lib.Corpus.fromText(readFileSync(resolve(root, DATA), 'utf8'), { valFrac: 0.1 });
+const corpus = benchCorpus(lib, resolve(root, DATA));
 
 // The methods that fuse with the product recorded just before them, and their step kind.
 const STEPS = { lstmStep: 'lstm', lstmStepBackward: 'lstmBack', gruStep: 'gru', gruStepBackward: 'gruBack' };
 const SKIP = new Set(['upload', 'download', 'flush', 'alloc', 'allocInt']);
 
 let calls = null; // [name, args] while recording
-for (let proto = Object.getPrototypeOf(backend); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    const f = Object.getOwnPropertyDescriptor(proto, name).value; // accessors are left alone
-    if (name === 'constructor' || typeof f !== 'function') continue;
-    backend[name] = function (...args) {
-      if (calls && !SKIP.has(name)) calls.push([name, args]);
-      const rec = calls;
-      calls = null; // a method's own calls to others are part of it
-      try { return f.apply(this, args); } finally { calls = rec; }
-    };
-  }
-}
+interceptCalls(backend, (name, args, call) => {
+  if (calls && !SKIP.has(name)) calls.push([name, args]);
+  return call();
+});
 
 const gemmLabel = ([tA, tB, M, N, K]) => `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K}`;
 const gemmTile = (g, occ) => pickTile(g[2], g[3], occ);
@@ -127,9 +118,8 @@ const OCCUPANCIES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 6
 
 for (const name of names) {
   const c = CONFIGS[name];
-  const model = lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, corpus.vocab.size, 123);
-  const opts = { batch: c.batch, seq: c.seq, maxIters: iters + 3, evalEvery: 2 ** 31 - 1, sampleEvery: 0, seed: 123 };
-  const events = lib.train(model, corpus, opts)[Symbol.asyncIterator]();
+  const model = benchModel(lib, backend, c, corpus.vocab.size);
+  const events = lib.train(model, corpus, benchTrainOptions(c, iters + 3))[Symbol.asyncIterator]();
   const secs = [];
   let n = 0, list = [];
   for (;;) {
@@ -148,7 +138,7 @@ for (const name of names) {
 }
 if (values.sample) {
   const c = CONFIGS.M, steps = 400;
-  const model = lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, corpus.vocab.size, 123);
+  const model = benchModel(lib, backend, c, corpus.vocab.size);
   const run = async (length, seed) => { for await (const ids of lib.sampleIds(model, corpus.vocab, { length, seed })) void ids; };
   await run(200, 1);
   const secs = [];

@@ -1,9 +1,9 @@
 // Our side of one measurement, in its own process so that /usr/bin/time sees only it:
 // training speed through the library's own train() loop, or sampling speed through sampleIds().
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readSpec, report, notRun, timeIterations } from './lib/common.mjs';
+import { benchCorpus, benchModel, benchTrainOptions, readSpec, report, notRun, timeIterations } from './lib/common.mjs';
 
 const spec = readSpec();
 const root = process.cwd();
@@ -12,11 +12,9 @@ if (!existsSync(indexJs)) notRun('dist/src/index.js is missing: build first (npx
 const lib = await import(pathToFileURL(indexJs).href);
 
 const { backend, backendNote } = await openBackend(spec.backend);
-const text = readFileSync(spec.data, 'utf8');
-// The 90/10 split of the quality runs; validation never runs here (see evalEvery below).
-const corpus = lib.Corpus.fromText(text, { valFrac: 0.1 });
+const corpus = benchCorpus(lib, spec.data);
 const c = spec.config;
-const model = lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, corpus.vocab.size, 123);
+const model = benchModel(lib, backend, c, corpus.vocab.size);
 // What a backend says of itself (a kernel flavour, a thread count) goes into the table's label.
 const detail = Object.fromEntries(['flavor', 'threads'].filter((k) => ['string', 'number'].includes(typeof backend[k])).map((k) => [k, backend[k]]));
 // The webgpu backend names its GPU, which goes into the table's header.
@@ -24,12 +22,7 @@ const device = backend.name === 'webgpu' ? { device: backend.label } : {};
 const info = { impl: 'ours', backend: backend.name, ...detail, ...device, backendNote, vocab: corpus.vocab.size, params: model.layout.total };
 
 if (spec.measure === 'train') {
-  const opts = {
-    batch: c.batch, seq: c.seq, maxIters: spec.warmup + spec.iters + 1,
-    // Evaluation is not part of an iteration: it must never run inside the timed loop.
-    evalEvery: 2 ** 31 - 1, sampleEvery: 0, seed: 123,
-  };
-  const events = lib.train(model, corpus, opts)[Symbol.asyncIterator]();
+  const events = lib.train(model, corpus, benchTrainOptions(c, spec.warmup + spec.iters + 1))[Symbol.asyncIterator]();
   let lastLoss = NaN;
   // The loop times each iteration itself (batch fill, forward, backward, clamp, optimiser
   // step) and leaves out the yield to the event loop that follows it.

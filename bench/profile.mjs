@@ -4,12 +4,10 @@
 // done (the calling thread joins the workers), so a call's wall time is the kernel's. Products
 // are told apart by shape. What the kernels do not account for is the training loop's own
 // JavaScript (batch fill, bookkeeping) and the wrapper's overhead (well under a microsecond).
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { CONFIGS, DATA } from './lib/common.mjs';
-
+import { CONFIGS, DATA, benchCorpus, benchModel, benchTrainOptions, interceptCalls } from './lib/common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -32,40 +30,30 @@ const backend = await createBackend(values.backend, { threads: values.threads ? 
 // name → { calls, secs, flops }; only the outermost call counts (a kernel's own helper methods
 // are inside its time).
 const spent = new Map();
-let timing = false, depth = 0;
+let timing = false;
 function account(key, secs, flops) {
   const e = spent.get(key) ?? { calls: 0, secs: 0, flops: 0 };
   e.calls++; e.secs += secs; e.flops += flops;
   spent.set(key, e);
 }
-for (let proto = Object.getPrototypeOf(backend); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    const f = proto[name];
-    if (name === 'constructor' || typeof f !== 'function' || Object.hasOwn(backend, name)) continue;
-    backend[name] = function (...args) {
-      if (!timing || depth > 0) return f.apply(this, args);
-      depth++;
-      const t0 = performance.now();
-      let r;
-      try { r = f.apply(this, args); } finally { depth--; }
-      const secs = (performance.now() - t0) / 1000;
-      if (name === 'gemm') {
-        const [ta, tb, M, N, K] = args;
-        account(`gemm ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${M}×${N}×${K}`, secs, 2 * M * N * K);
-      } else {
-        account(name, secs, 0);
-      }
-      return r;
-    };
+interceptCalls(backend, (name, args, call) => {
+  if (!timing) return call();
+  const t0 = performance.now();
+  const r = call();
+  const secs = (performance.now() - t0) / 1000;
+  if (name === 'gemm') {
+    const [ta, tb, M, N, K] = args;
+    account(`gemm ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${M}×${N}×${K}`, secs, 2 * M * N * K);
+  } else {
+    account(name, secs, 0);
   }
-}
+  return r;
+});
 
-const text = readFileSync(resolve(root, DATA), 'utf8');
-const corpus = lib.Corpus.fromText(text, { valFrac: 0.1 });
-const model = lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, corpus.vocab.size, 123);
-const opts = { batch: c.batch, seq: c.seq, maxIters: WARMUP + iters + 1, evalEvery: 2 ** 31 - 1, sampleEvery: 0, seed: 123 };
+const corpus = benchCorpus(lib, resolve(root, DATA));
+const model = benchModel(lib, backend, c, corpus.vocab.size);
 let n = 0, iterSecs = 0;
-const events = lib.train(model, corpus, opts)[Symbol.asyncIterator]();
+const events = lib.train(model, corpus, benchTrainOptions(c, WARMUP + iters + 1))[Symbol.asyncIterator]();
 while (n < WARMUP + iters) {
   const { value, done } = await events.next();
   if (done) break;

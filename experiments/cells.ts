@@ -12,16 +12,15 @@ import {
   type FeatureName, type FeatureRanking, type RankedCell,
 } from '../src/index.js';
 import { readCheckpoint } from '../src/node/index.js';
-import { checkpointDir, corpusText, describeModel, figurePath, int, machine, relativeToRoot, ROOT, WALL_TIME, type Context } from './common.js';
+import { checkpointDir, corpusText, describeModel, factsHead, figurePath, int, lossText, relativeToRoot, ROOT, type Context } from './common.js';
 import { fence, table, title, section } from './doc.js';
 import { excerpts } from './measure.js';
 import { trainLinux } from './linux.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../test/helpers/chromium.js';
 
 const FEATURES: FeatureName[] = ['quote', 'column', 'depth', 'comment'];
 const PAGE_CHARS = 3000; // the page holds every cell at every character: about 1.3 MB for a 2×256 LSTM
 const RANK_CHARS = 30_000; // a longer held-out text, to see whether a cell's score holds beyond the page
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
 
 const cellName = (c: RankedCell): string => `layer ${c.layer} ${c.kind === 'c' ? 'tanh(c)' : 'h'} ${c.cell}`;
 const same = (a: RankedCell, b: RankedCell): boolean => a.layer === b.layer && a.kind === b.kind && a.cell === b.cell;
@@ -78,15 +77,10 @@ export async function cells(ctx: Context): Promise<string> {
 
   return section([
     title(ctx.name),
-    `Command: \`${ctx.command}\``,
-    '',
-    `Machine: ${machine(ctx.backend)}.`,
-    '',
-    `Wall time of the whole experiment: ${WALL_TIME}.`,
-    '',
+    factsHead(ctx),
     `Model: the linux experiment's checkpoint \`${relativeToRoot(ckPath)}\`${trained ? ' (trained by this run: there was none)' : ''}, ` +
       `${describeModel(ck.config, model.layout.total)}, trained ${int(ck.training.progress.iter)} iterations` +
-      (lastVal ? `; validation loss ${lastVal[1].toFixed(4)} nats (${(lastVal[1] / Math.LN2).toFixed(3)} bits per character).\n` : '.\n'),
+      (lastVal ? `; validation loss ${lossText(lastVal[1])}.\n` : '.\n'),
     `The visualiser's ranking (\`rankCells\`: the Pearson correlation r, over the characters of a text, between each cell's ` +
       'activation — every layer\'s h and tanh(c), every unit — and a feature of the text) on a piece of ' +
       `${int([...page].length)} characters of the held-out source (the page below), and, to see whether a cell's score holds ` +

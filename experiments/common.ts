@@ -8,12 +8,13 @@ import { availableParallelism, cpus } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CharLM, Corpus, WasmBackend, checkpointFromTraining, encodeCheckpoint, train,
+  CharLM, Corpus, WasmBackend, checkpointFromTraining, encodeCheckpoint, sampleTexts, train,
   type Backend, type ModelConfig, type TrainOptions, type StopReason,
 } from '../src/index.js';
 import { createBackend, resolveCorpusText } from '../src/node/index.js';
 import type { CorpusSource } from '../src/io/checkpoint.js';
 import { table } from './doc.js';
+import { excerpts } from './measure.js';
 import { COLOURS, smooth, writeChart, type Series } from './svg.js';
 
 /** The repository root: this file runs as dist/experiments/common.js. */
@@ -186,16 +187,18 @@ export { int };
 /** Stands for the experiment's wall time until it is over and known. */
 export const WALL_TIME = '{{wall time}}';
 
+/** What every section states first: the command, the machine and the experiment's wall time. */
+export function factsHead(ctx: Context): string {
+  return `Command: \`${ctx.command}\`\n\nMachine: ${machine(ctx.backend)}.\n\nWall time of the whole experiment: ${WALL_TIME}.\n`;
+}
+
+/** A validation loss in nats and in bits per character, as the sections state it. */
+export function lossText(nats: number): string {
+  return `${nats.toFixed(4)} nats (${(nats / Math.LN2).toFixed(3)} bits per character)`;
+}
+
 /** The facts every section states: command, machine, corpus, model, training, time, loss. */
 export function runFacts(ctx: Context, runs: RunResult[]): string {
-  const head = [
-    `Command: \`${ctx.command}\``,
-    '',
-    `Machine: ${machine(ctx.backend)}.`,
-    '',
-    `Wall time of the whole experiment: ${WALL_TIME}.`,
-    '',
-  ];
   const rows = runs.map((r) => {
     const o = r.options;
     const stop = { epochs: 'all epochs', 'max-iters': 'iteration limit', 'max-time': 'time limit', interrupted: 'interrupted', diverged: 'diverged' }[r.reason];
@@ -206,7 +209,7 @@ export function runFacts(ctx: Context, runs: RunResult[]): string {
       num(r.valLoss), num(r.bpc, 3),
     ];
   });
-  return head.join('\n') + '\n' + table(['run', 'text', 'model', 'training', 'iterations', 'training time', 'chars/s', 'val loss (nats)', 'bits/char'], rows);
+  return `${factsHead(ctx)}\n${table(['run', 'text', 'model', 'training', 'iterations', 'training time', 'chars/s', 'val loss (nats)', 'bits/char'], rows)}`;
 }
 
 /** Where a figure goes, and the path the section links it by. */
@@ -256,4 +259,22 @@ export function plan(ctx: Context, full: Plan, secs: number): Plan {
     };
   }
   return { model: full.model, train: { ...full.train, maxTime: ctx.opts.maxTime ?? secs } };
+}
+
+/** Samples of a source-code model beside as many pieces of its held-out source, of the same length. */
+export interface SamplesBesideSource {
+  samples: string[];
+  real: string[];
+  described: string; // the sentence that says so, without its full stop
+}
+
+/** 8 samples of 2,500 characters at temperature 1 (seed 5, no prime), as the linux and latex experiments measure them. */
+export async function samplesBesideSource(ctx: Context, run: RunResult): Promise<SamplesBesideSource> {
+  const n = ctx.opts.quick ? 2 : 8, len = ctx.opts.quick ? 300 : 2500;
+  const samples = await sampleTexts(run.model, run.corpus.vocab, { count: n, length: len, temperature: 1, seed: 5 });
+  const real = excerpts(run.corpus.vocab.decode(run.corpus.split('val')), n, len);
+  return {
+    samples, real,
+    described: `${n} samples of ${int(len)} characters at temperature 1 (seed 5, no prime), against ${n} pieces of the held-out source of the same length`,
+  };
 }

@@ -2,14 +2,9 @@
 // samples almost compile, though the model opens environments it closes as others
 // (\begin{proof} … \end{lemma}). Measured here: \begin/\end nesting and brace balance, on samples
 // and on pieces of the held-out source of the same length.
-import { sampleTexts } from '../src/index.js';
-import { checkpointDir, corpusText, int, lossChart, pct, plan, runFacts, trainRun, type Context } from './common.js';
+import { checkpointDir, corpusText, int, lossChart, pct, plan, runFacts, samplesBesideSource, trainRun, type Context } from './common.js';
 import { fence, table, title, section } from './doc.js';
-import { excerpts, latexEnvironments, texBraces, total, type Brackets, type Environments } from './measure.js';
-
-const STREAMS = 8;
-const LENGTH = 2500;
-const TEMPERATURE = 1;
+import { latexEnvironments, texBraces, total, type Brackets, type Environments } from './measure.js';
 
 export async function latex(ctx: Context): Promise<string> {
   const text = await corpusText(ctx, 'latex.txt', 'mobydick');
@@ -18,9 +13,7 @@ export async function latex(ctx: Context): Promise<string> {
     train: { batch: 50, seq: 50, lr: 2e-3, evalEvery: 300 },
   }, 420);
   const run = await trainRun(ctx, { text, valFrac: 0.02, ...p, checkpointDir: checkpointDir(ctx) });
-  const n = ctx.opts.quick ? 2 : STREAMS, len = ctx.opts.quick ? 300 : LENGTH;
-  const samples = await sampleTexts(run.model, run.corpus.vocab, { count: n, length: len, temperature: TEMPERATURE, seed: 5 });
-  const real = excerpts(run.corpus.vocab.decode(run.corpus.split('val')), n, len);
+  const { samples, real, described } = await samplesBesideSource(ctx, run);
   const measured = [samples, real].map((t) => {
     const e = total<Environments>(t.map(latexEnvironments)), b = total<Brackets>(t.map(texBraces));
     return { e, b, same: e.matched / Math.max(1, e.matched + e.mismatched) };
@@ -36,8 +29,7 @@ export async function latex(ctx: Context): Promise<string> {
     title(ctx.name),
     runFacts(ctx, [run]),
     await lossChart(ctx, 'latex-loss.svg', [run], 'The Stacks project (LaTeX)'),
-    `${n} samples of ${int(len)} characters at temperature ${TEMPERATURE} (seed 5, no prime), against ${n} pieces of the ` +
-      'held-out source of the same length, outside % comments. "Closed by the same name" is the share of \\end{…} ' +
+    `${described}, outside % comments. "Closed by the same name" is the share of \\end{…} ` +
       'that close an open \\begin{…} of the same name, the post\'s \\begin{proof} … \\end{lemma} being the other kind; ' +
       'braces are counted without \\{ and \\}.\n',
     table(['text', '\\begin', '\\end', 'closed by the same name', 'closed by another', 'brace pairs', 'stray }', 'unclosed {'], rows),

@@ -1,14 +1,9 @@
 // Linux C source. The post: the samples "look like" kernel code, with mostly balanced brackets and
 // sane indentation, though the model cannot keep track of variables. Measured here on samples and,
 // as the yardstick, on pieces of the held-out source of the same length (which also begin mid-function).
-import { sampleTexts } from '../src/index.js';
-import { checkpointDir, corpusText, int, lossChart, pct, plan, runFacts, trainRun, type Context, type RunResult } from './common.js';
+import { checkpointDir, corpusText, int, lossChart, pct, plan, runFacts, samplesBesideSource, trainRun, type Context, type RunResult } from './common.js';
 import { fence, table, title, section } from './doc.js';
-import { cBrackets, cIndentation, excerpts, total, type Brackets, type Indentation } from './measure.js';
-
-const STREAMS = 8;
-const LENGTH = 2500;
-const TEMPERATURE = 1;
+import { cBrackets, cIndentation, total, type Brackets, type Indentation } from './measure.js';
 
 /** The Linux model, its checkpoint in the linux experiment's directory (the cells experiment reads it). */
 export async function trainLinux(ctx: Context): Promise<RunResult> {
@@ -23,9 +18,7 @@ export async function trainLinux(ctx: Context): Promise<RunResult> {
 
 export async function linux(ctx: Context): Promise<string> {
   const run = await trainLinux(ctx);
-  const n = ctx.opts.quick ? 2 : STREAMS, len = ctx.opts.quick ? 300 : LENGTH;
-  const samples = await sampleTexts(run.model, run.corpus.vocab, { count: n, length: len, temperature: TEMPERATURE, seed: 5 });
-  const real = excerpts(run.corpus.vocab.decode(run.corpus.split('val')), n, len);
+  const { samples, real, described } = await samplesBesideSource(ctx, run);
   const measured = [samples, real].map((t) => {
     const each = t.map(cBrackets);
     const b = total<Brackets>(each), ind = total<Indentation>(t.map(cIndentation));
@@ -47,8 +40,7 @@ export async function linux(ctx: Context): Promise<string> {
     title(ctx.name),
     runFacts(ctx, [run]),
     await lossChart(ctx, 'linux-loss.svg', [run], 'Linux source (fs/, kernel/, mm/)'),
-    `${n} samples of ${int(len)} characters at temperature ${TEMPERATURE} (seed 5, no prime), against ${n} pieces of the ` +
-      'held-out source of the same length. Brackets ( [ { are counted outside strings, character literals and comments: ' +
+    `${described}. Brackets ( [ { are counted outside strings, character literals and comments: ` +
       '"mismatched" is the share of closing brackets that close an opening one of another kind, "stray" are closers with ' +
       'nothing open (a piece may begin inside a function), "unclosed" are openers still open at the end. Indentation: the ' +
       'share of indented lines indented with tabs only (the kernel\'s style), and the share of lines, from the first one at ' +

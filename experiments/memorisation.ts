@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Corpus, modelFromCheckpoint, sampleTexts, type CharLM } from '../src/index.js';
 import { readCheckpoint } from '../src/node/index.js';
-import { checkpointDir, corpusText, describeModel, int, lossChart, pct, machine, relativeToRoot, runFacts, WALL_TIME, type Context } from './common.js';
+import { checkpointDir, corpusText, describeModel, factsHead, int, lossChart, lossText, pct, relativeToRoot, runFacts, type Context } from './common.js';
 import { fence, table, title, section } from './doc.js';
 import { excerpts, overlap, type Overlap } from './measure.js';
 import { trainShakespeare } from './shakespeare.js';
@@ -27,9 +27,9 @@ export async function memorisation(ctx: Context): Promise<string> {
     model = modelFromCheckpoint(ctx.backend, ck);
     const p = ck.training.progress;
     const val = p.valHistory.at(-1);
-    facts = `Command: \`${ctx.command}\`\n\nMachine: ${machine(ctx.backend)}.\n\nWall time of the whole experiment: ${WALL_TIME}.\n\nModel: the shakespeare experiment's checkpoint (\`${relativeToRoot(reused)}\`), ` +
+    facts = `${factsHead(ctx)}\nModel: the shakespeare experiment's checkpoint (\`${relativeToRoot(reused)}\`), ` +
       `${describeModel(ck.config, model.layout.total)}, trained ${int(p.iter)} iterations on ${text.label}; ` +
-      `validation loss ${val ? val[1].toFixed(4) : '–'} nats (${val ? (val[1] / Math.LN2).toFixed(3) : '–'} bits per character).\n`;
+      `validation loss ${val ? lossText(val[1]) : '– nats (– bits per character)'}.\n`;
   } else {
     const run = await trainShakespeare(ctx, text);
     ({ model, corpus } = run);

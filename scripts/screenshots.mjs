@@ -10,8 +10,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
 const VIEWPORT = { width: 1280, height: 1000 };
 const EXCERPT = 1200; // characters the visualiser shows
 const SAMPLE_LENGTH = 800;
@@ -22,6 +20,7 @@ const root = new URL('..', import.meta.url);
 const { startServer } = await import(new URL('dist/src/node/server.js', root).href);
 const { decodeCheckpoint } = await import(new URL('dist/src/index.js', root).href);
 const { openCorpus } = await import(new URL('dist/src/node/datasets.js', root).href);
+const { CHROMIUM, CHROMIUM_FLAGS } = await import(new URL('dist/test/helpers/chromium.js', root).href);
 
 function fail(message) {
   process.stderr.write(`screenshots: ${message}\n`);
@@ -136,7 +135,7 @@ const paths = { dashboard: '/', sampler: '/sample.html', visualiser: '/viz.html'
 
 await mkdir(outDir, { recursive: true });
 const server = await startServer({ dir: runDir, port: 0 });
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
 try {
   for (const [name, prepare] of Object.entries(pages)) {
     const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });

@@ -8,7 +8,7 @@ export { paramLayout } from './model/params.js';
 export type { Backend, Buf, Slice, DrawOptions } from './backend/backend.js';
 export { JsBackend } from './backend/js/index.js';
 export { WasmBackend, WasmBuf, type WasmBackendOptions } from './backend/wasm/index.js';
-export { WebGPUBackend, GpuBuf, requestBackendDevice, adapterName, isSoftwareAdapter, type WebGPUBackendOptions } from './backend/webgpu/index.js';
+export { WebGPUBackend, GpuBuf, requestBackendDevice, adapterInfo, adapterName, isSoftwareAdapter, type AdapterInfo, type WebGPUBackendOptions } from './backend/webgpu/index.js';
 export { loadBrowserWasmBackend, loadBrowserWasmModule, type BrowserWasmOptions } from './backend/wasm/browser.js';
 export { train } from './train/loop.js';
 export type { TrainHooks, TrainingProgress, CheckpointRequest } from './train/loop.js';

@@ -13,6 +13,40 @@ export const CONFIGS = {
 /** The benchmark corpus, relative to the repository root. */
 export const DATA = '../shared/data/tinyshakespeare.txt';
 
+/** The library's corpus over the benchmark text, with the 90/10 split of the quality runs. */
+export function benchCorpus(lib, path) {
+  return lib.Corpus.fromText(readFileSync(path, 'utf8'), { valFrac: 0.1 });
+}
+
+/** A configuration's LSTM (one-hot input), with the seed every measurement uses. */
+export function benchModel(lib, backend, c, vocabSize) {
+  return lib.CharLM.create(backend, { model: 'lstm', layers: c.layers, hidden: c.hidden, embedding: 0, dropout: c.dropout }, vocabSize, 123);
+}
+
+/** Training options for `maxIters` iterations of a configuration; evaluation never runs inside them. */
+export function benchTrainOptions(c, maxIters) {
+  return { batch: c.batch, seq: c.seq, maxIters, evalEvery: 2 ** 31 - 1, sampleEvery: 0, seed: 123 };
+}
+
+/**
+ * Routes every outermost call of a backend method through `around(name, args, call)`; the
+ * method's own calls to other methods run as they are. Accessors are left alone.
+ */
+export function interceptCalls(backend, around) {
+  let depth = 0;
+  for (let proto = Object.getPrototypeOf(backend); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const f = Object.getOwnPropertyDescriptor(proto, name).value;
+      if (name === 'constructor' || typeof f !== 'function' || Object.hasOwn(backend, name)) continue;
+      backend[name] = function (...args) {
+        if (depth > 0) return f.apply(this, args);
+        depth++;
+        try { return around(name, args, () => f.apply(this, args)); } finally { depth--; }
+      };
+    }
+  }
+}
+
 /** The single `--spec JSON` argument run.mjs passes to every child. */
 export function readSpec(argv = process.argv.slice(2)) {
   const i = argv.indexOf('--spec');

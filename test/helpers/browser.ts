@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../src/node/server.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from './chromium.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
 /**
  * Gives navigator.gpu an adapter on Linux, where Chromium does not enable WebGPU by default: on a
  * machine without a GPU it is SwiftShader, Chromium's own CPU Vulkan (libvk_swiftshader.so), which

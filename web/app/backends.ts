@@ -2,7 +2,7 @@
 // Starts the engine a page or a worker runs its model on: WebGPU through navigator.gpu, the
 // wasm kernels on Web Workers, or the plain js backend where wasm cannot start either.
 import {
-  JsBackend, WebGPUBackend, isSoftwareAdapter, loadBrowserWasmBackend, requestBackendDevice, type Backend,
+  JsBackend, WebGPUBackend, adapterInfo, isSoftwareAdapter, loadBrowserWasmBackend, requestBackendDevice, type Backend,
 } from '../../src/index.js';
 import { adapterLabel, chooseEngine, type EngineRequest, type GpuOffer } from './engine-choice.js';
 
@@ -15,8 +15,6 @@ export interface RunningEngine {
   /** Frees its threads or its GPU device; the backend is unusable afterwards. */
   dispose(): void;
 }
-
-interface AdapterInfoLike { vendor: string; architecture: string; device: string; description: string }
 
 export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -32,9 +30,7 @@ async function findAdapter(): Promise<{ offer: GpuOffer; adapter: GPUAdapter | n
     return { offer: { kind: 'no-adapter', why: messageOf(err) }, adapter: null };
   }
   if (!adapter) return { offer: { kind: 'no-adapter' }, adapter: null };
-  // GPUAdapter.info, which the type package of this project does not know yet.
-  const info = (adapter as GPUAdapter & { info?: AdapterInfoLike }).info ?? { vendor: '', architecture: '', device: '', description: '' };
-  return { offer: { kind: 'adapter', name: adapterLabel(info), software: isSoftwareAdapter(adapter) }, adapter };
+  return { offer: { kind: 'adapter', name: adapterLabel(adapterInfo(adapter)), software: isSoftwareAdapter(adapter) }, adapter };
 }
 
 async function startWebGPU(adapter: GPUAdapter, name: string): Promise<RunningEngine> {

@@ -32,7 +32,6 @@ const stats = $('stats');
 const chartBox = $('loss-chart');
 const samples = $('samples');
 
-
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return '–';
   const s = Math.max(0, Math.round(seconds));
@@ -136,7 +135,6 @@ class RunView {
     runState.textContent = this.done ?? (s ? 'training…' : 'waiting for the run to start…');
   }
 }
-
 
 function makePlot(): uPlot {
   const opts: uPlot.Options = {

@@ -2,6 +2,7 @@
 // rule of the command line's `--backend auto` (a hardware GPU runs webgpu; a CPU rasteriser
 // such as SwiftShader would run slower than wasm, so it is used only when asked for by name).
 // Plain data in, plain data out, so that the rule is testable without a browser.
+import type { AdapterInfo } from '../../src/index.js';
 
 export type EngineRequest = 'auto' | 'wasm' | 'webgpu';
 
@@ -22,6 +23,11 @@ export function isEngineRequest(value: string): value is EngineRequest {
   return (ENGINE_REQUESTS as readonly string[]).includes(value);
 }
 
+/** The engine a page's Engine select asks for; anything else it might hold is `auto`. */
+export function engineRequestOf(value: string): EngineRequest {
+  return isEngineRequest(value) ? value : 'auto';
+}
+
 export function chooseEngine(request: EngineRequest, gpu: GpuOffer): EngineChoice {
   if (request === 'wasm') return { engine: 'wasm' };
   switch (gpu.kind) {
@@ -36,13 +42,11 @@ export function chooseEngine(request: EngineRequest, gpu: GpuOffer): EngineChoic
   }
 }
 
-interface AdapterInfoLike { vendor: string; architecture: string; device: string; description: string }
-
 /**
  * The adapter as the status line names it. Browsers often leave device and description empty
  * (SwiftShader reports only "google" and "swiftshader"), so vendor and architecture stand in.
  */
-export function adapterLabel(info: AdapterInfoLike): string {
+export function adapterLabel(info: AdapterInfo): string {
   const named = [info.device, info.description].map((s) => s.trim()).filter(Boolean);
   if (named.length > 0) return named.join(', ');
   const family = [info.vendor, info.architecture].map((s) => s.trim()).filter(Boolean);

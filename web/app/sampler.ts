@@ -1,8 +1,9 @@
 // The sampler: picks a checkpoint served from the run directory, loads its model in the page
 // (engine.ts) and streams sampled text into #output as it is drawn.
 import { sampleIds, type SampleOptions } from '../../src/index.js';
+import { messageOf } from './backends.js';
 import { fetchCheckpoint, loadModel, type LoadedModel } from './engine.js';
-import { isEngineRequest, type EngineRequest } from './engine-choice.js';
+import { engineRequestOf, type EngineRequest } from './engine-choice.js';
 import { thousands } from './run-view.js';
 
 interface CheckpointEntry {
@@ -33,14 +34,13 @@ const status = $('status');
 const modelInfo = $('model-info');
 const backendNote = $('backend-note');
 
-
 function showStatus(text: string, error = false): void {
   status.textContent = text;
   status.classList.toggle('error', error);
 }
 
 function showError(err: unknown): void {
-  showStatus(`Error: ${err instanceof Error ? err.message : String(err)}`, true);
+  showStatus(`Error: ${messageOf(err)}`, true);
 }
 
 function sizeOf(bytes: number): string {
@@ -65,14 +65,9 @@ async function refreshCheckpoints(): Promise<void> {
   sampleButton.disabled = checkpoints.length === 0 || running;
 }
 
-function chosenEngine(): EngineRequest {
-  const v = engineSelect.value;
-  return isEngineRequest(v) ? v : 'auto';
-}
-
 /** The model of the chosen checkpoint, loaded again only when the file or the engine has changed. */
 async function modelOf(entry: CheckpointEntry): Promise<LoadedModel> {
-  const engine = chosenEngine();
+  const engine = engineRequestOf(engineSelect.value);
   if (loaded && loaded.path === entry.path && loaded.mtime === entry.mtime && loaded.engine === engine) return loaded.m;
   loaded?.m.dispose();
   loaded = null;

@@ -6,7 +6,7 @@ import {
   type CheckpointRequest, type ModelConfig, type TrainOptions, type Vocab,
 } from '../../src/index.js';
 import { checkpointName, type CorpusSource } from '../../src/io/checkpoint.js';
-import { startEngine } from './backends.js';
+import { messageOf, startEngine } from './backends.js';
 import type { EngineRequest } from './engine-choice.js';
 import type { FromWorker, ModelSize, ToWorker } from './train-protocol.js';
 
@@ -68,7 +68,7 @@ scope.onmessage = (e) => {
 };
 
 function report(err: unknown): void {
-  post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  post({ type: 'error', message: messageOf(err) });
 }
 
 async function trainOn(text: string, size: ModelSize, sourceName: string, engine: EngineRequest): Promise<void> {

@@ -4,7 +4,7 @@
 import uPlot from 'uplot';
 import type { TrainEvent } from '../../src/index.js';
 import { renderStats, sampleElement, thousands } from './run-view.js';
-import { isEngineRequest } from './engine-choice.js';
+import { engineRequestOf } from './engine-choice.js';
 import type { FromWorker, ModelSize, ToWorker } from './train-protocol.js';
 
 const PASTED = 'text pasted in the browser';
@@ -184,7 +184,6 @@ class RunView {
   }
 }
 
-
 let view: RunView | null = null;
 
 function send(w: Worker, m: ToWorker): void { w.postMessage(m); }
@@ -227,8 +226,7 @@ function start(): void {
   w.onerror = (e) => {
     if (worker === w) fail(`the training worker stopped: ${e.message}`);
   };
-  const engine = isEngineRequest(engineSelect.value) ? engineSelect.value : 'auto';
-  send(w, { type: 'start', text: input.value, size: sizeSelect.value as ModelSize, source, engine });
+  send(w, { type: 'start', text: input.value, size: sizeSelect.value as ModelSize, source, engine: engineRequestOf(engineSelect.value) });
 }
 
 function fail(message: string): void {

@@ -1,6 +1,7 @@
 // The visualiser page: pick a checkpoint the server lists, let the model read the text in
 // #text-input here in the browser (src/inspect), and show the result with viz-view.
 import { encodeInspection, inspectText, positionSymbols, rankCells, textFeatures } from '../../src/index.js';
+import { messageOf } from './backends.js';
 import { fetchCheckpoint, loadModel, type LoadedModel } from './engine.js';
 import { decodeViz, renderViz } from './viz-view.js';
 
@@ -33,7 +34,7 @@ function setStatus(text: string, error = false): void {
 }
 
 function fail(err: unknown): void {
-  setStatus(`Error: ${err instanceof Error ? err.message : String(err)}`, true);
+  setStatus(`Error: ${messageOf(err)}`, true);
 }
 
 async function listCheckpoints(): Promise<void> {

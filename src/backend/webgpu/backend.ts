@@ -58,8 +58,7 @@ export class WebGPUBackend implements Backend {
   private readonly defs = new Map<string, KernelDef>(); // kernels made from templates, by variant
   private readonly maxBinding: number;
   private readonly partials: GpuBuf; // sumSquares' per-workgroup sums
-  private scratch: GpuBuf | null = null; // overlapping copies
-  private hot: GpuBuf | null = null; // scatterAddCols' one-hot rows
+  private readonly scratch = new Map<string, GpuBuf>(); // grown on demand: 'copy-f32'/'copy-i32' for overlapping copies, 'hot' for scatterAddCols' one-hot rows
   private pending: PendingGemm | null = null;
   private zeros: Slice | null = null;
   private gather: PendingGather | null = null;
@@ -180,10 +179,9 @@ export class WebGPUBackend implements Backend {
   }
   scatterAddCols(dw: Slice, dout: Slice, ids: Slice, N: number, G: number, V: number): void {
     this.f(dw); this.f(dout);
-    if (!this.hot || this.hot.length < N * V) this.hot = this.allocate(N * V, false);
-    const hot = slice(this.hot, 0, N * V);
-    this.map(rows.oneHot, [this.hot, this.i(ids)], [0, ids.offset, N * V, V], N * V);
-    this.gemm(true, false, G, V, N, 1, dout, hot, 1, dw);
+    const hot = this.scratchFor('hot', N * V, false);
+    this.map(rows.oneHot, [hot, this.i(ids)], [0, ids.offset, N * V, V], N * V);
+    this.gemm(true, false, G, V, N, 1, dout, slice(hot, 0, N * V), 1, dw);
   }
   gatherRows(out: Slice, table: Slice, ids: Slice, N: number, E: number): void {
     this.map(rows.gatherRows, [this.f(out), this.f(table), this.i(ids)], [out.offset, table.offset, ids.offset, N * E, E], N * E);
@@ -294,7 +292,7 @@ export class WebGPUBackend implements Backend {
     if (overlaps(dst, src)) {
       if (src.offset === dst.offset) return;
       // Overlapping ranges of one buffer: through scratch, as memmove.
-      const tmp = this.scratchFor(n, d.int);
+      const tmp = this.scratchFor(d.int ? 'copy-i32' : 'copy-f32', n, d.int);
       this.queueCopy({ dst: tmp, src: s, dOff: 0, sOff: src.offset, n });
       this.queueCopy({ dst: d, src: tmp, dOff: dst.offset, sOff: 0, n });
       return;
@@ -365,9 +363,10 @@ export class WebGPUBackend implements Backend {
     return new GpuBuf(this, buffer, length, int);
   }
 
-  private scratchFor(n: number, int: boolean): GpuBuf {
-    if (!this.scratch || this.scratch.length < n || this.scratch.int !== int) this.scratch = this.allocate(n, int);
-    return this.scratch;
+  private scratchFor(name: string, n: number, int: boolean): GpuBuf {
+    let b = this.scratch.get(name);
+    if (!b || b.length < n) this.scratch.set(name, (b = this.allocate(n, int)));
+    return b;
   }
 
   private buf(s: Slice): GpuBuf {

@@ -12,21 +12,21 @@ export async function requestBackendDevice(adapter: GPUAdapter): Promise<GPUDevi
   return adapter.requestDevice({ label: 'charrnn', requiredLimits });
 }
 
-// GPUAdapter.info, which older type packages lack.
-interface AdapterInfo { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean }
-const infoOf = (adapter: GPUAdapter): AdapterInfo =>
+/** GPUAdapter.info, which older type packages lack (and older hosts leave undefined). */
+export interface AdapterInfo { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean }
+export const adapterInfo = (adapter: GPUAdapter): AdapterInfo =>
   (adapter as GPUAdapter & { info?: AdapterInfo }).info ?? { vendor: '', architecture: '', device: '', description: '' };
 
 /** The adapter's name as its driver gives it. */
 export function adapterName(adapter: GPUAdapter): string {
-  const i = infoOf(adapter);
+  const i = adapterInfo(adapter);
   const named = [i.device, i.description].map((s) => s.trim()).filter(Boolean);
   return named.length > 0 ? named.join(', ') : i.vendor.trim() || 'unnamed GPU';
 }
 
 /** Whether the adapter is a CPU rasteriser (llvmpipe, lavapipe, SwiftShader, WARP) rather than a GPU. */
 export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
-  const i = infoOf(adapter);
+  const i = adapterInfo(adapter);
   if (i.isFallbackAdapter) return true;
   const all = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
   return /llvmpipe|lavapipe|softpipe|swiftshader|basic render|\bwarp\b/i.test(all);

@@ -103,12 +103,9 @@ export function stepDef(kind: StepKind, t: StepTile): KernelDef {
   });
   const gates = Array.from({ length: NG }, (_, q) => q);
   const biasTerm = (q: number): string => (kind === 'gru' ? ` + $bias[a.oBias + ${q}u * a.U + j]` : '');
-  const cells: string[] = [];
-  for (let r = 0; r < RM; r++) {
-    for (let ru = 0; ru < RU; ru++) {
-      cells.push(`  cell(m0 + ty + ${r * (BM / RM)}u, j0 + tx + ${ru * TXU}u, ${gates.map((q) => tile.acc(r, q * RU + ru)).join(', ')});`);
-    }
-  }
+  const units = Array.from({ length: RU }, (_, ru) => ru);
+  const cells = tile.rows((r, b) => units.map((ru) =>
+    `  cell(${b}, j0 + tx + ${ru * TXU}u, ${gates.map((q) => tile.acc(r, q * RU + ru)).join(', ')});`).join('\n'));
   return {
     key: `step_${kind}_${BM}x${BU}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
@@ -138,7 +135,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   let m0 = wg.y * ${BM}u;
   let j0 = wg.x * ${BU}u;
 ${tile.body}
-${cells.join('\n')}
+${cells}
 }`,
   };
 }
