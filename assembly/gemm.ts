@@ -16,6 +16,7 @@
 // to the stack on every step (measured about half the throughput).
 // The module runs on imported (later shared) memory with the stub runtime, so nothing here may
 // allocate: every buffer comes from the caller's scratch area.
+import { fma, hsum } from './simd';
 
 // Rows and columns of the register block.
 const MR = 4;
@@ -28,14 +29,6 @@ const MC = 128;
 const NC = 512;
 // Columns of c that one pass of the matrix-vector product keeps in L1.
 const GEMV_STRIP = 1024;
-
-@inline function fma(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.relaxed_madd(a, b, c);
-  } else {
-    return f32x4.add(f32x4.mul(a, b), c);
-  }
-}
 
 @inline function roundUp(x: i32, m: i32): i32 {
   return (x + m - 1) / m * m;
@@ -325,11 +318,6 @@ function packAT(a: usize, ldaF: i32, ic: i32, pc: i32, mc: i32, kc: i32, alpha: 
     }
     dst += <usize>(kc * MR) << 2;
   }
-}
-
-@inline function hsum(v: v128): f32 {
-  const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
-  return f32x4.extract_lane(f32x4.add(s, i32x4.shuffle(s, s, 1, 0, 3, 2)), 0);
 }
 
 @inline function finish(p: usize, s: f32, alpha: f32, beta: f32): void {

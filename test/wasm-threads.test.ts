@@ -118,6 +118,14 @@ for (const [flavor, skip] of flavors) {
       p.run('gruStepBackward', (be, i) => be.gruStepBackward(gact[i], hh[i], cPrev[i], dh[i], dxi[i], dhh[i], dhPrev[i], B, H));
       for (const [x, n] of [[dxi, 'dxi'], [dhh, 'dhh'], [dhPrev, 'dhPrev']] as const) await p.same(x, `gruStepBackward ${n} ${B}×${H}`);
     }
+    // The fused single-stream step, split by hidden units: shares of 4 units and a ragged last one.
+    for (const [H, In, oneHot] of [[130, 131, false], [515, 65, true], [256, 256, false]] as const) {
+      const G = 4 * H, x = oneHot ? p.of(new Int32Array([In - 2])) : p.f(In, -2, 2);
+      const wih = p.f(G * In), whh = p.f(G * H), bih = p.f(G), bhh = p.f(G), hPrev = p.f(H), cPrev = p.f(H, -2, 2);
+      const act = p.f(G), c = p.f(H), h = p.f(H), label = `lstmStepOne H=${H} In=${In}`;
+      p.run(label, (be, i) => be.lstmStepOne(x[i], oneHot, In, wih[i], bih[i], whh[i], bhh[i], hPrev[i], cPrev[i], act[i], c[i], h[i], H));
+      for (const [y, n] of [[act, 'act'], [c, 'c'], [h, 'h']] as const) await p.same(y, `${label} ${n}`);
+    }
     for (const [N, V] of [[2500, 65], [301, 97]]) {
       const logits = p.f(N * V, -8, 8), losses = p.f(N), dlogits = p.f(N * V);
       const targets = p.of(new Int32Array(N).map((_, i) => Math.min(V - 1, Math.floor(uniform(77, 1, i) * V))));
@@ -137,6 +145,7 @@ for (const [flavor, skip] of flavors) {
       p.run('adagrad', (be, i) => be.adagrad(prm[i], g[i], cache[i], 0.01, 1e-10));
       for (const [x, name] of [[prm, 'p'], [cache, 'cache'], [m, 'm'], [v, 'v']] as const) await p.same(x, `optimisers ${name} n=${n}`);
       const x = p.f(n, -2, 2), mask = p.f(n), y = p.f(n), sumsq = p.of(new Float32Array([n / 4]));
+      p.run('dropout', (be, i) => be.dropout(x[i], mask[i], 0.3, 9, 77));
       p.run('mul', (be, i) => be.mul(x[i], mask[i]));
       p.run('clamp', (be, i) => be.clamp(x[i], -0.3, 0.4));
       p.run('scale', (be, i) => be.scale(x[i], -1 / 3));

@@ -26,6 +26,16 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     this.input = input;
     be.copy(hs[0], state.h);
     be.copy(cs[0], state.c!);
+    if (T === 1 && B === 1 && be.lstmStepOne) {
+      // Sampling's step: one call instead of six; pre is left unwritten (backward only
+      // uses it as room for the gradient).
+      const x = 'ids' in input ? input.ids : input.x;
+      be.lstmStepOne(x, 'ids' in input, input.size, this.p.wih, this.p.bih, this.p.whh, this.p.bhh,
+        hs[0], cs[0], act[0], cs[1], hs[1], this.H);
+      be.copy(state.h, hs[1]);
+      be.copy(state.c!, cs[1]);
+      return this.afterSteps(hs);
+    }
     this.project(input, LayerBase.whole(pre), T * B);
     be.addBias(LayerBase.whole(pre), this.p.bhh, T * B, G);
     for (let t = 0; t < T; t++) {

@@ -21,8 +21,10 @@ const MAX_PAGES = 65536; // what 32-bit addresses reach
 const GEMM_SPLIT_WORK = 1 << 17; // multiply-adds, ≈ 20 µs on one core
 const GEMM_MIN_SHARE = 16; // rows or columns: at least a few register blocks each
 const MAP_MIN_SHARE = 1 << 15; // elements of an elementwise kernel per share
+const DROPOUT_MIN_SHARE = 1 << 13; // a hash per element: worth splitting sooner
 const MAP_ALIGN = 16; // a cache line of floats: shares never write the same line
 const CELL_MIN_SHARE = 2048; // cell updates per share (rows × hidden)
+const STEP_MIN_SHARE = 1 << 14; // multiply-adds per share of a fused single-stream step, ≈ 3 µs
 
 export interface WasmBackendOptions {
   /** Upper bound on the memory in 64 KiB pages (default 65536 = 4 GiB); browsers may want less. */
@@ -191,6 +193,23 @@ export class WasmBackend implements Backend {
       this.k.lstmStep(this.f(pre), this.f(cPrev), this.f(act), this.f(c), this.f(h), B, H);
     }
   }
+  // Split by hidden units: a thread reads the four gate rows of its units in both matrices,
+  // and with sticky shares the same thread reads the same rows every step.
+  lstmStepOne(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
+    hPrev: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, H: number): void {
+    const xp = oneHot ? this.i(x) : this.f(x), hot = oneHot ? 1 : 0;
+    const perUnit = 4 * (H + (oneHot ? 1 : In)); // multiply-adds
+    const pool = this.pool && perUnit * H >= GEMM_SPLIT_WORK && this.pool.plan(H, 4, Math.ceil(STEP_MIN_SHARE / perUnit)) > 1 ? this.pool : null;
+    const args = [xp, hot, In, this.f(wih), this.f(bih), this.f(whh), this.f(bhh), this.f(hPrev), this.f(cPrev),
+      this.f(act), this.f(c), this.f(h), H] as const;
+    if (pool) {
+      pool.begin('lstmStepOne');
+      for (const a of args) pool.arg(a);
+      pool.arg(0, 1).arg(H).run(14);
+    } else {
+      this.k.lstmStepOne(...args, 0, H);
+    }
+  }
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
     const pool = this.rowPlan(B, H), r = 4 * H, g = 16 * H;
     if (pool) {
@@ -232,7 +251,9 @@ export class WasmBackend implements Backend {
   }
 
   dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void {
-    this.k.dropout(this.f(x), this.f(mask), x.length, p, seed, stream);
+    const pool = this.mapPlan(x.length, DROPOUT_MIN_SHARE);
+    if (pool) pool.begin('dropout').arg(this.f(x), 4).arg(this.f(mask), 4).arg(x.length).arg(p).arg(seed).arg(stream).arg(0, 1).run(2);
+    else this.k.dropout(this.f(x), this.f(mask), x.length, p, seed, stream, 0);
   }
   mul(x: Slice, m: Slice): void {
     const pool = this.mapPlan(x.length);

@@ -17,12 +17,14 @@ export interface Kernels {
   scatterAddRows(dtable: number, dout: number, ids: number, N: number, E: number): void;
   lstmStep(pre: number, cPrev: number, act: number, c: number, h: number, B: number, H: number): void;
   lstmStepBackward(act: number, c: number, cPrev: number, dh: number, dc: number, dpre: number, B: number, H: number): void;
+  lstmStepOne(x: number, oneHot: number, In: number, wih: number, bih: number, whh: number, bhh: number,
+    hPrev: number, cPrev: number, act: number, c: number, h: number, H: number, j0: number, n: number): void;
   gruStep(xi: number, hh: number, hPrev: number, act: number, h: number, B: number, H: number): void;
   gruStepBackward(act: number, hh: number, hPrev: number, dh: number, dxi: number, dhh: number, dhPrev: number,
     B: number, H: number): void;
   tanhForward(pre: number, h: number, n: number): void;
   tanhBackward(h: number, dh: number, dpre: number, n: number): void;
-  dropout(x: number, mask: number, n: number, p: number, seed: number, stream: number): void;
+  dropout(x: number, mask: number, n: number, p: number, seed: number, stream: number, first: number): void;
   mul(x: number, m: number, n: number): void;
   softmaxXent(logits: number, targets: number, losses: number, dlogits: number, N: number, V: number, gradScale: number): void;
   softmax(logits: number, probs: number, N: number, V: number, temperature: number): void;
@@ -44,7 +46,7 @@ export type KernelName = keyof Kernels;
 // The order is part of the protocol between threads: a job names its kernel by index here.
 export const kernelNames: readonly KernelName[] = [
   'heapBase', 'gemm', 'gemmLd', 'gemmScratchBytes', 'addBias', 'sumRows', 'gatherCols', 'scatterAddCols',
-  'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'gruStep', 'gruStepBackward', 'tanhForward',
+  'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'lstmStepOne', 'gruStep', 'gruStepBackward', 'tanhForward',
   'tanhBackward', 'dropout', 'mul', 'softmaxXent', 'softmax', 'rmsprop', 'adam', 'adagrad', 'sumSquares',
   'clipByNorm', 'clamp', 'scale', 'fill', 'copy', 'hash3',
 ];
