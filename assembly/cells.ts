@@ -4,12 +4,11 @@
 // rest is f32 arithmetic, each result a few roundings from the reference's f64 one. Every
 // unit's inputs are loaded before its outputs are stored, so outputs may overwrite inputs.
 import { sigmoidv, tanhv, expm2abs, tanhWith, sech2With } from './math';
-import { dot1, dot4 } from './simd';
 
 @inline function ld(p: usize, full: bool): v128 {
   return full ? v128.load(p) : f32x4.splat(load<f32>(p));
 }
-@inline function st(p: usize, v: v128, full: bool): void {
+@inline export function st(p: usize, v: v128, full: bool): void {
   if (full) v128.store(p, v);
   else store<f32>(p, f32x4.extract_lane(v, 0));
 }
@@ -31,7 +30,7 @@ import { dot1, dot4 } from './simd';
 }
 
 // The cell of lstmUnits given the unit(s)' pre-activations zi, zf, zg, zo.
-@inline function lstmCell(zi: v128, zf: v128, zg: v128, zo: v128, cPrev: usize, act: usize, c: usize, h: usize,
+@inline export function lstmCell(zi: v128, zf: v128, zg: v128, zo: v128, cPrev: usize, act: usize, c: usize, h: usize,
   p: usize, s: usize, gate: usize, full: bool): void {
   const i = sigmoidv(zi);
   const f = sigmoidv(zf);
@@ -52,50 +51,6 @@ export function lstmStep(pre: usize, cPrev: usize, act: usize, c: usize, h: usiz
     let j = 0;
     for (; j < H4; j += 4) lstmUnits(pre, cPrev, act, c, h, p + (<usize>j << 2), s + (<usize>j << 2), gate, true);
     for (; j < H; j++) lstmUnits(pre, cPrev, act, c, h, p + (<usize>j << 2), s + (<usize>j << 2), gate, false);
-  }
-}
-
-// Pre-activations W_ih·x + b_ih + W_hh·hPrev + b_hh of the rows r, r+1, r+2, r+3 (only r
-// unless full, in lane 0 then). x is the input row [In], or with oneHot a pointer to the id
-// whose column of W_ih[G,In] is the input product.
-@inline function preRows(x: usize, oneHot: bool, In: i32, wih: usize, bih: usize, whh: usize, bhh: usize,
-  hPrev: usize, H: i32, r: i32, full: bool): v128 {
-  const ldi = <usize>In << 2, ldh = <usize>H << 2;
-  const wi = wih + <usize>r * ldi, wh = whh + <usize>r * ldh;
-  let v = full ? dot4(hPrev, wh, ldh, H) : f32x4.splat(dot1(hPrev, wh, H));
-  if (oneHot) {
-    const w = wi + (<usize>load<i32>(x) << 2);
-    v = f32x4.add(v, full ? f32x4(load<f32>(w), load<f32>(w + ldi), load<f32>(w + 2 * ldi), load<f32>(w + 3 * ldi))
-      : f32x4.splat(load<f32>(w)));
-  } else {
-    v = f32x4.add(v, full ? dot4(x, wi, ldi, In) : f32x4.splat(dot1(x, wi, In)));
-  }
-  const o = <usize>r << 2;
-  return f32x4.add(v, f32x4.add(ld(bih + o, full), ld(bhh + o, full)));
-}
-
-// One LSTM step of a single stream with both products fused in, for hidden units [j0, j0+n):
-// their four gate rows of W_ih and W_hh are read once, by the thread that owns the units.
-// act[4H], c[H], h[H] as lstmStep with B = 1, pre = W_ih·x + b_ih + W_hh·hPrev + b_hh; x is
-// the input row [In], or with oneHot ≠ 0 a pointer to its id. h must not alias hPrev: other
-// threads still read all of hPrev while this one writes its units.
-export function lstmStepOne(x: usize, oneHot: i32, In: i32, wih: usize, bih: usize, whh: usize, bhh: usize,
-  hPrev: usize, cPrev: usize, act: usize, c: usize, h: usize, H: i32, j0: i32, n: i32): void {
-  const gate = <usize>H << 2, hot = oneHot != 0, end = j0 + n, end4 = j0 + (n & ~3);
-  let j = j0;
-  for (; j < end4; j += 4) {
-    lstmCell(preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, j, true),
-      preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, H + j, true),
-      preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, 2 * H + j, true),
-      preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, 3 * H + j, true),
-      cPrev, act, c, h, <usize>j << 2, <usize>j << 2, gate, true);
-  }
-  for (; j < end; j++) {
-    lstmCell(preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, j, false),
-      preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, H + j, false),
-      preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, 2 * H + j, false),
-      preRows(x, hot, In, wih, bih, whh, bhh, hPrev, H, 3 * H + j, false),
-      cPrev, act, c, h, <usize>j << 2, <usize>j << 2, gate, false);
   }
 }
 
@@ -128,9 +83,16 @@ export function lstmStepBackward(act: usize, c: usize, cPrev: usize, dh: usize, 
 // Byte offsets: x into the [B,3H] rows at gate r of the unit(s), s into the [B,H] rows.
 @inline function gruUnits(xi: usize, hh: usize, hPrev: usize, act: usize, h: usize,
   x: usize, s: usize, gate: usize, full: bool): void {
-  const r = sigmoidv(add(ld(xi + x, full), ld(hh + x, full)));
-  const z = sigmoidv(add(ld(xi + x + gate, full), ld(hh + x + gate, full)));
-  const n = tanhv(add(ld(xi + x + 2 * gate, full), mul(r, ld(hh + x + 2 * gate, full))));
+  gruCell(ld(xi + x, full), ld(xi + x + gate, full), ld(xi + x + 2 * gate, full),
+    ld(hh + x, full), ld(hh + x + gate, full), ld(hh + x + 2 * gate, full), hPrev, act, h, x, s, gate, full);
+}
+
+// The cell of gruUnits given the unit(s)' input parts (xr, xz, xn) and recurrent parts (hr, hz, hn).
+@inline export function gruCell(xr: v128, xz: v128, xn: v128, hr: v128, hz: v128, hn: v128,
+  hPrev: usize, act: usize, h: usize, x: usize, s: usize, gate: usize, full: bool): void {
+  const r = sigmoidv(add(xr, hr));
+  const z = sigmoidv(add(xz, hz));
+  const n = tanhv(add(xn, mul(r, hn)));
   const hp = ld(hPrev + s, full);
   st(act + x, r, full); st(act + x + gate, z, full); st(act + x + 2 * gate, n, full);
   st(h + s, add(mul(sub(one(), z), n), mul(z, hp)), full);

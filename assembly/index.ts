@@ -3,7 +3,8 @@
 // on one shared memory.
 export { gemm, gemmLd, gemmScratchBytes } from './gemm';
 export * from './rows';
-export * from './cells';
+export { lstmStep, lstmStepBackward, gruStep, gruStepBackward } from './cells';
+export * from './steps';
 export * from './loss';
 export * from './optim';
 export * from './elementwise';

@@ -118,13 +118,18 @@ for (const [flavor, skip] of flavors) {
       p.run('gruStepBackward', (be, i) => be.gruStepBackward(gact[i], hh[i], cPrev[i], dh[i], dxi[i], dhh[i], dhPrev[i], B, H));
       for (const [x, n] of [[dxi, 'dxi'], [dhh, 'dhh'], [dhPrev, 'dhPrev']] as const) await p.same(x, `gruStepBackward ${n} ${B}×${H}`);
     }
-    // The fused single-stream step, split by hidden units: shares of 4 units and a ragged last one.
-    for (const [H, In, oneHot] of [[130, 131, false], [515, 65, true], [256, 256, false]] as const) {
-      const G = 4 * H, x = oneHot ? p.of(new Int32Array([In - 2])) : p.f(In, -2, 2);
-      const wih = p.f(G * In), whh = p.f(G * H), bih = p.f(G), bhh = p.f(G), hPrev = p.f(H), cPrev = p.f(H, -2, 2);
-      const act = p.f(G), c = p.f(H), h = p.f(H), label = `lstmStepOne H=${H} In=${In}`;
-      p.run(label, (be, i) => be.lstmStepOne(x[i], oneHot, In, wih[i], bih[i], whh[i], bhh[i], hPrev[i], cPrev[i], act[i], c[i], h[i], H));
-      for (const [y, n] of [[act, 'act'], [c, 'c'], [h, 'h']] as const) await p.same(y, `${label} ${n}`);
+    // The fused single-stream steps, split by hidden units: shares of 4 units and a ragged last one.
+    for (const [H, In, oneHot] of [[130, 900, false], [515, 65, true], [256, 256, false]] as const) {
+      const x = oneHot ? p.of(new Int32Array([In - 2])) : p.f(In, -2, 2), hPrev = p.f(H), cPrev = p.f(H, -2, 2);
+      const c = p.f(H), h = p.f(H), label = `H=${H} In=${In}`;
+      for (const gates of [4, 3, 1]) {
+        const G = gates * H, wih = p.f(G * In), whh = p.f(G * H), bih = p.f(G), bhh = p.f(G), act = p.f(G), hh = p.f(G);
+        const w = (i: number) => [x[i], oneHot, In, wih[i], bih[i], whh[i], bhh[i], hPrev[i]] as const;
+        if (gates === 4) p.run(`lstmStepOne ${label}`, (be, i) => be.lstmStepOne(...w(i), cPrev[i], act[i], c[i], h[i], H));
+        if (gates === 3) p.run(`gruStepOne ${label}`, (be, i) => be.gruStepOne(...w(i), act[i], hh[i], h[i], H));
+        if (gates === 1) p.run(`rnnStepOne ${label}`, (be, i) => be.rnnStepOne(...w(i), h[i], H));
+        for (const [y, n] of [[act, 'act'], [hh, 'hh'], [c, 'c'], [h, 'h']] as const) await p.same(y, `${gates}-gate step ${label} ${n}`);
+      }
     }
     for (const [N, V] of [[2500, 65], [301, 97]]) {
       const logits = p.f(N * V, -8, 8), losses = p.f(N), dlogits = p.f(N * V);

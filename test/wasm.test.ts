@@ -126,23 +126,40 @@ for (const [flavor, skip] of flavors) {
     }
   });
 
-  t('lstmStepOne equals the input product, the recurrent product and lstmStep, for one-hot and dense input', async () => {
+  t('single-stream steps equal the input product, the recurrent product and the cell, for one-hot and dense input', async () => {
     const p = new Twins(await backendOf(flavor));
     // Hidden sizes that leave 1–3 units after the groups of four, inputs that leave k tails.
     for (const [H, In, oneHot] of [[1, 5, false], [3, 7, true], [13, 129, false], [17, 65, true], [33, 33, false], [130, 131, false]] as const) {
-      const G = 4 * H, x = oneHot ? p.ids(1, In) : p.f(In, -2, 2);
-      const wih = p.f(G * In), whh = p.f(G * H), bih = p.f(G), bhh = p.f(G), hPrev = p.f(H), cPrev = p.f(H, -2, 2);
-      const pre = p.f(G), act = p.f(G), c = p.f(H), h = p.f(H);
-      // The reference runs the layer's six calls; the backend under test, its one.
+      const label = `H=${H} In=${In}${oneHot ? ' one-hot' : ''}`;
+      const x = oneHot ? p.ids(1, In) : p.f(In, -2, 2), hPrev = p.f(H), cPrev = p.f(H, -2, 2), h = p.f(H);
       const r = p.ref, rs = (t: Twin): Slice => t.ref;
-      if (oneHot) { r.fill(rs(pre), 0); r.gatherCols(rs(pre), rs(wih), rs(x), 1, G, In); } else r.gemm(false, true, 1, G, In, 1, rs(x), rs(wih), 0, rs(pre));
-      r.addBias(rs(pre), rs(bih), 1, G);
-      r.addBias(rs(pre), rs(bhh), 1, G);
-      r.gemm(false, true, 1, G, H, 1, rs(hPrev), rs(whh), 1, rs(pre));
-      r.lstmStep(rs(pre), rs(cPrev), rs(act), rs(c), rs(h), 1, H);
-      p.dut.lstmStepOne(x.dut, oneHot, In, wih.dut, bih.dut, whh.dut, bhh.dut, hPrev.dut, cPrev.dut, act.dut, c.dut, h.dut, H);
-      const label = `lstmStepOne H=${H} In=${In}${oneHot ? ' one-hot' : ''}`;
-      for (const [y, n] of [[act, 'act'], [c, 'c'], [h, 'h']] as const) await p.same(y, `${label} ${n}`, STEP_TOL);
+      for (const gates of [4, 3, 1]) {
+        const G = gates * H, wih = p.f(G * In), whh = p.f(G * H), bih = p.f(G), bhh = p.f(G);
+        // The reference runs the layer's separate calls; the backend under test, its one.
+        const xi = p.f(G), hh = p.f(G), act = p.f(G), c = p.f(H);
+        if (oneHot) { r.fill(rs(xi), 0); r.gatherCols(rs(xi), rs(wih), rs(x), 1, G, In); } else r.gemm(false, true, 1, G, In, 1, rs(x), rs(wih), 0, rs(xi));
+        r.addBias(rs(xi), rs(bih), 1, G);
+        r.gemm(false, true, 1, G, H, 1, rs(hPrev), rs(whh), 0, rs(hh));
+        r.addBias(rs(hh), rs(bhh), 1, G);
+        const w = [x.dut, oneHot, In, wih.dut, bih.dut, whh.dut, bhh.dut, hPrev.dut] as const;
+        if (gates === 4) {
+          r.gemm(false, true, 1, G, H, 1, rs(hPrev), rs(whh), 1, rs(xi));
+          r.addBias(rs(xi), rs(bhh), 1, G);
+          r.lstmStep(rs(xi), rs(cPrev), rs(act), rs(c), rs(h), 1, H);
+          p.dut.lstmStepOne!(...w, cPrev.dut, act.dut, c.dut, h.dut, H);
+          for (const [y, n] of [[act, 'act'], [c, 'c'], [h, 'h']] as const) await p.same(y, `lstmStepOne ${label} ${n}`, STEP_TOL);
+        } else if (gates === 3) {
+          r.gruStep(rs(xi), rs(hh), rs(hPrev), rs(act), rs(h), 1, H);
+          p.dut.gruStepOne!(...w, act.dut, hh.dut, h.dut, H);
+          for (const [y, n] of [[act, 'act'], [hh, 'hh'], [h, 'h']] as const) await p.same(y, `gruStepOne ${label} ${n}`, STEP_TOL);
+        } else {
+          r.gemm(false, true, 1, G, H, 1, rs(hPrev), rs(whh), 1, rs(xi));
+          r.addBias(rs(xi), rs(bhh), 1, G);
+          r.tanhForward(rs(xi), rs(h), H);
+          p.dut.rnnStepOne!(...w, h.dut, H);
+          await p.same(h, `rnnStepOne ${label} h`, STEP_TOL);
+        }
+      }
     }
   });
 
@@ -323,15 +340,18 @@ for (const [flavor, skip] of flavors) {
     });
   }
 
-  t('sampled text equals the js backend\'s (argmax and seeded temperature 1)', async () => {
+  // Batch-1 sampling takes the fused single-stream steps; the prime text, the sequence kernels.
+  t('sampled text equals the js backend\'s (argmax and seeded temperature 1), for LSTM, GRU and RNN', async () => {
     const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
-    const js = CharLM.create(new JsBackend(), { model: 'lstm', layers: 2, hidden: 32 }, corpus.vocab.size, 3);
-    for await (const _ of train(js, corpus, { maxIters: 40, batch: 10, seq: 25, lr: 5e-3, evalEvery: 1000 })) { /* train */ }
-    const wasm = new CharLM(await backendOf(flavor), js.config, corpus.vocab.size);
-    wasm.importParams(await js.exportParams());
-    for (const opts of [{ argmax: true, prime: 'Call me' }, { temperature: 1, seed: 42 }, { temperature: 0.7, seed: 7, prime: 'The ' }]) {
-      const o = { length: 300, ...opts };
-      assert.equal(await sampleText(wasm, corpus.vocab, o), await sampleText(js, corpus.vocab, o), JSON.stringify(o));
+    for (const model of ['lstm', 'gru', 'rnn'] as const) {
+      const js = CharLM.create(new JsBackend(), { model, layers: 2, hidden: 32 }, corpus.vocab.size, 3);
+      for await (const _ of train(js, corpus, { maxIters: 40, batch: 10, seq: 25, lr: 5e-3, evalEvery: 1000 })) { /* train */ }
+      const wasm = new CharLM(await backendOf(flavor), js.config, corpus.vocab.size);
+      wasm.importParams(await js.exportParams());
+      for (const opts of [{ argmax: true, prime: 'Call me' }, { temperature: 1, seed: 42 }, { temperature: 0.7, seed: 7, prime: 'The ' }]) {
+        const o = { length: 300, ...opts };
+        assert.equal(await sampleText(wasm, corpus.vocab, o), await sampleText(js, corpus.vocab, o), `${model} ${JSON.stringify(o)}`);
+      }
     }
   });
 }

@@ -71,12 +71,6 @@ export interface Backend {
   // dh[B,H], dc[B,H] (in: from above and from step t+1) → dpre[B,4H]; dc is overwritten with dcPrev.
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice,
     B: number, H: number): void;
-  // Optional, where a step's many small calls cost more than its work (batch-1 sampling on the
-  // CPU): one LSTM step of a single stream with both products fused in, as project + gemm +
-  // lstmStep with B = 1 but without writing pre: pre = W_ih·x + b_ih + W_hh·hPrev + b_hh.
-  // x is the input row [In] or, with oneHot, its id (i32) of In symbols. h must not alias hPrev.
-  lstmStepOne?(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
-    hPrev: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, H: number): void;
 
   // GRU step, gates r,z,n as PyTorch. xi[B,3H] = x·W_ihᵀ + b_ih, hh[B,3H] = h·W_hhᵀ + b_hh.
   // act[B,3H] = (r, z, n); h = (1−z)⊙n + z⊙hPrev
@@ -84,6 +78,20 @@ export interface Backend {
   // dh[B,H] → dxi[B,3H], dhh[B,3H]; dhPrev[B,H] += z⊙dh (the part not through W_hh).
   gruStepBackward(act: Slice, hh: Slice, hPrev: Slice, dh: Slice, dxi: Slice, dhh: Slice,
     dhPrev: Slice, B: number, H: number): void;
+
+  // Optional, where a step's many small calls cost more than its work (batch-1 sampling on the
+  // CPU): one step of a single stream with both products fused in. x is the input row [In] or,
+  // with oneHot, its id (i32) of In symbols; h must not alias hPrev. As the separate kernels
+  // with B = 1, from xi = W_ih·x + b_ih and hh = W_hh·hPrev + b_hh:
+  //   lstmStepOne: lstmStep of pre = xi + hh (pre itself is not written);
+  //   gruStepOne:  gruStep of (xi, hh), hh written too (the backward reads it);
+  //   rnnStepOne:  h = tanh(xi + hh).
+  lstmStepOne?(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
+    hPrev: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, H: number): void;
+  gruStepOne?(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
+    hPrev: Slice, act: Slice, hh: Slice, h: Slice, H: number): void;
+  rnnStepOne?(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
+    hPrev: Slice, h: Slice, H: number): void;
 
   // Vanilla RNN: h[n] = tanh(pre[n]) over n elements, in place allowed.
   tanhForward(pre: Slice, h: Slice, n: number): void;

@@ -25,6 +25,14 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
     const { xi, hh, act, hs } = this.w;
     this.input = input;
     be.copy(hs[0], state.h);
+    if (T === 1 && B === 1 && be.gruStepOne) {
+      // Sampling's step in one call; xi is left unwritten (backward only uses it as room for
+      // the gradient).
+      const { p } = this, [x, oneHot] = LayerBase.single(input);
+      be.gruStepOne(x, oneHot, input.size, p.wih, p.bih, p.whh, p.bhh, hs[0], act[0], hh[0], hs[1], H);
+      be.copy(state.h, hs[1]);
+      return this.afterSteps(hs);
+    }
     this.project(input, LayerBase.whole(xi), T * B);
     for (let t = 0; t < T; t++) {
       be.gemm(false, true, B, G, H, 1, hs[t], this.p.whh, 0, hh[t]);

@@ -64,6 +64,11 @@ export abstract class LayerBase {
     this.be.sumRows(this.g.bhh, dgates, N, this.G);
   }
 
+  /** The input of a single step as the fused single-stream kernels take it: the row, or the id. */
+  protected static single(input: LayerInput): [Slice, boolean] {
+    return 'ids' in input ? [input.ids, true] : [input.x, false];
+  }
+
   /** A [count·B, width] buffer and its per-step row blocks, made once so steps allocate nothing. */
   protected steps(count: number, width: number): Slice[] {
     const all = this.buf(count * this.B * width);

@@ -29,9 +29,8 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     if (T === 1 && B === 1 && be.lstmStepOne) {
       // Sampling's step: one call instead of six; pre is left unwritten (backward only
       // uses it as room for the gradient).
-      const x = 'ids' in input ? input.ids : input.x;
-      be.lstmStepOne(x, 'ids' in input, input.size, this.p.wih, this.p.bih, this.p.whh, this.p.bhh,
-        hs[0], cs[0], act[0], cs[1], hs[1], this.H);
+      const { p } = this, [x, oneHot] = LayerBase.single(input);
+      be.lstmStepOne(x, oneHot, input.size, p.wih, p.bih, p.whh, p.bhh, hs[0], cs[0], act[0], cs[1], hs[1], H);
       be.copy(state.h, hs[1]);
       be.copy(state.c!, cs[1]);
       return this.afterSteps(hs);

@@ -17,6 +17,14 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
     const { pre, hs } = this.w;
     this.input = input;
     be.copy(hs[0], state.h);
+    if (T === 1 && B === 1 && be.rnnStepOne) {
+      // Sampling's step in one call; pre is left unwritten (backward only uses it as room for
+      // the gradient).
+      const { p } = this, [x, oneHot] = LayerBase.single(input);
+      be.rnnStepOne(x, oneHot, input.size, p.wih, p.bih, p.whh, p.bhh, hs[0], hs[1], H);
+      be.copy(state.h, hs[1]);
+      return this.afterSteps(hs);
+    }
     this.project(input, LayerBase.whole(pre), T * B);
     be.addBias(LayerBase.whole(pre), this.p.bhh, T * B, H);
     for (let t = 0; t < T; t++) {

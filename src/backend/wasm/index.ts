@@ -45,6 +45,7 @@ export class WasmBackend implements Backend {
   private i32: Int32Array;
   private top: number; // the next free byte
   private pack = 0; // gemm's scratch: one area per thread, packStride bytes apart
+  private readonly stepArgs: number[] = []; // stepOne's argument list, reused every step
   private packStride = 0;
   private pool: KernelPool | null = null;
   private disposed = false;
@@ -193,21 +194,36 @@ export class WasmBackend implements Backend {
       this.k.lstmStep(this.f(pre), this.f(cPrev), this.f(act), this.f(c), this.f(h), B, H);
     }
   }
-  // Split by hidden units: a thread reads the four gate rows of its units in both matrices,
-  // and with sticky shares the same thread reads the same rows every step.
   lstmStepOne(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
     hPrev: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, H: number): void {
-    const xp = oneHot ? this.i(x) : this.f(x), hot = oneHot ? 1 : 0;
-    const perUnit = 4 * (H + (oneHot ? 1 : In)); // multiply-adds
+    this.stepOne('lstmStepOne', 4, x, oneHot, In, [wih, bih, whh, bhh, hPrev, cPrev, act, c, h], H);
+  }
+  gruStepOne(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
+    hPrev: Slice, act: Slice, hh: Slice, h: Slice, H: number): void {
+    this.stepOne('gruStepOne', 3, x, oneHot, In, [wih, bih, whh, bhh, hPrev, act, hh, h], H);
+  }
+  rnnStepOne(x: Slice, oneHot: boolean, In: number, wih: Slice, bih: Slice, whh: Slice, bhh: Slice,
+    hPrev: Slice, h: Slice, H: number): void {
+    this.stepOne('rnnStepOne', 1, x, oneHot, In, [wih, bih, whh, bhh, hPrev, h], H);
+  }
+  // The single-stream steps, split by hidden units [j0, j0+n): a thread reads the gate rows of
+  // its units in both matrices, and with sticky shares the same thread reads them every step.
+  private stepOne(kernel: 'lstmStepOne' | 'gruStepOne' | 'rnnStepOne', gates: number, x: Slice, oneHot: boolean,
+    In: number, f32s: Slice[], H: number): void {
+    const perUnit = gates * (H + (oneHot ? 1 : In)); // multiply-adds
     const pool = this.pool && perUnit * H >= GEMM_SPLIT_WORK && this.pool.plan(H, 4, Math.ceil(STEP_MIN_SHARE / perUnit)) > 1 ? this.pool : null;
-    const args = [xp, hot, In, this.f(wih), this.f(bih), this.f(whh), this.f(bhh), this.f(hPrev), this.f(cPrev),
-      this.f(act), this.f(c), this.f(h), H] as const;
+    const args = this.stepArgs;
+    args.length = 0;
+    args.push(oneHot ? this.i(x) : this.f(x), oneHot ? 1 : 0, In);
+    for (const s of f32s) args.push(this.f(s));
+    args.push(H);
     if (pool) {
-      pool.begin('lstmStepOne');
+      pool.begin(kernel);
       for (const a of args) pool.arg(a);
-      pool.arg(0, 1).arg(H).run(14);
+      pool.arg(0, 1).arg(H).run(args.length + 1);
     } else {
-      this.k.lstmStepOne(...args, 0, H);
+      args.push(0, H);
+      (this.k[kernel] as (...a: number[]) => void)(...args);
     }
   }
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {

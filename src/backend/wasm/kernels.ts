@@ -17,11 +17,15 @@ export interface Kernels {
   scatterAddRows(dtable: number, dout: number, ids: number, N: number, E: number): void;
   lstmStep(pre: number, cPrev: number, act: number, c: number, h: number, B: number, H: number): void;
   lstmStepBackward(act: number, c: number, cPrev: number, dh: number, dc: number, dpre: number, B: number, H: number): void;
-  lstmStepOne(x: number, oneHot: number, In: number, wih: number, bih: number, whh: number, bhh: number,
-    hPrev: number, cPrev: number, act: number, c: number, h: number, H: number, j0: number, n: number): void;
   gruStep(xi: number, hh: number, hPrev: number, act: number, h: number, B: number, H: number): void;
   gruStepBackward(act: number, hh: number, hPrev: number, dh: number, dxi: number, dhh: number, dhPrev: number,
     B: number, H: number): void;
+  lstmStepOne(x: number, oneHot: number, In: number, wih: number, bih: number, whh: number, bhh: number,
+    hPrev: number, cPrev: number, act: number, c: number, h: number, H: number, j0: number, n: number): void;
+  gruStepOne(x: number, oneHot: number, In: number, wih: number, bih: number, whh: number, bhh: number,
+    hPrev: number, act: number, hh: number, h: number, H: number, j0: number, n: number): void;
+  rnnStepOne(x: number, oneHot: number, In: number, wih: number, bih: number, whh: number, bhh: number,
+    hPrev: number, h: number, H: number, j0: number, n: number): void;
   tanhForward(pre: number, h: number, n: number): void;
   tanhBackward(h: number, dh: number, dpre: number, n: number): void;
   dropout(x: number, mask: number, n: number, p: number, seed: number, stream: number, first: number): void;
@@ -46,7 +50,8 @@ export type KernelName = keyof Kernels;
 // The order is part of the protocol between threads: a job names its kernel by index here.
 export const kernelNames: readonly KernelName[] = [
   'heapBase', 'gemm', 'gemmLd', 'gemmScratchBytes', 'addBias', 'sumRows', 'gatherCols', 'scatterAddCols',
-  'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'lstmStepOne', 'gruStep', 'gruStepBackward', 'tanhForward',
+  'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'gruStep', 'gruStepBackward', 'lstmStepOne', 'gruStepOne', 'rnnStepOne',
+  'tanhForward',
   'tanhBackward', 'dropout', 'mul', 'softmaxXent', 'softmax', 'rmsprop', 'adam', 'adagrad', 'sumSquares',
   'clipByNorm', 'clamp', 'scale', 'fill', 'copy', 'hash3',
 ];
