@@ -66,6 +66,47 @@ export function gemmLd(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: 
     else gemvN(N, K, alpha, a, b, ldb, beta, c);
     return;
   }
+  blocks(transA, transB, M, N, K, alpha, a, lda, b, ldb, 0, 0, 0, beta, c, ldc, pack);
+}
+
+// The panels of op(B)[K,N] that gemm packs, packed once for many products with the same B (a
+// layer's W_hh at every step of a sequence): for each block of KC rows of K from row pc, the
+// 8-column panels one after another, the panel of column j at float pc·Npad + j·kc, Npad = N
+// rounded up to 8. This packs columns [j0, j0+n) of it (threads split the columns; j0 is a
+// multiple of 8) into dst, the start of the whole packed B.
+export function packB(transB: i32, K: i32, N: i32, b: usize, ldb: i32, dst: usize, j0: i32, n: i32): void {
+  const npad = roundUp(N, NR);
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min32(KC, K - pc);
+    for (let jc = j0; jc < j0 + n; jc += NC) {
+      const nc = min32(NC, j0 + n - jc);
+      const at = dst + (<usize>(pc * npad + jc * kc) << 2);
+      if (transB) packBT(b, ldb, pc, jc, kc, nc, at);
+      else packBN(b, ldb, pc, jc, kc, nc, at);
+    }
+  }
+}
+
+export function packedBFloats(K: i32, N: i32): i32 {
+  return K * roundUp(N, NR);
+}
+
+// gemmLd with op(B) taken from packB's panels: columns [j0, j0+N) of a packed B of Npad columns,
+// into C's columns from c (the caller offsets c by j0). Same blocks, same kernel, same sums:
+// the result is gemm's bit for bit.
+export function gemmPacked(transA: i32, M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32,
+  packed: usize, j0: i32, npad: i32, beta: f32, c: usize, ldc: i32, pack: usize): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0) {
+    for (let i = 0; i < M; i++) scaleC(N, beta, c + (<usize>i * <usize>ldc << 2));
+    return;
+  }
+  blocks(transA, 0, M, N, K, alpha, a, lda, 0, 0, packed, j0, npad, beta, c, ldc, pack);
+}
+
+// The blocked product. B's panels are packed here from b, or with packed ≠ 0 read from there.
+@inline function blocks(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32,
+  b: usize, ldb: i32, packed: usize, j0: i32, npad: i32, beta: f32, c: usize, ldc: i32, pack: usize): void {
   const base = (pack + 63) & ~(<usize>63);
   const kcMax = min32(K, KC);
   const pB = base;
@@ -76,7 +117,9 @@ export function gemmLd(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: 
     const nc = min32(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min32(KC, K - pc);
-      if (transB) packBT(b, ldb, pc, jc, kc, nc, pB);
+      let panels = pB;
+      if (packed != 0) panels = packed + (<usize>(pc * npad + (j0 + jc) * kc) << 2);
+      else if (transB) packBT(b, ldb, pc, jc, kc, nc, pB);
       else packBN(b, ldb, pc, jc, kc, nc, pB);
       // beta applies once; later K blocks accumulate onto what the first one wrote
       const betaK: f32 = pc == 0 ? beta : 1;
@@ -86,7 +129,7 @@ export function gemmLd(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: 
         else packAN(a, lda, ic, pc, mc, kc, alpha, pA);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min32(NR, nc - jr);
-          const pb = pB + (<usize>(jr * kc) << 2);
+          const pb = panels + (<usize>(jr * kc) << 2);
           const cj = c + <usize>ic * ldcB + (<usize>(jc + jr) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min32(MR, mc - ir);

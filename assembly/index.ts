@@ -1,7 +1,7 @@
 // The kernel module: every export takes byte addresses into the imported linear memory and
 // sizes. Kernels keep no state and allocate nothing, so any number of threads may call them
 // on one shared memory.
-export { gemm, gemmLd, gemmScratchBytes } from './gemm';
+export { gemm, gemmLd, gemmScratchBytes, gemmPacked, packB, packedBFloats } from './gemm';
 export * from './rows';
 export { lstmStep, lstmStepBackward, gruStep, gruStepBackward } from './cells';
 export * from './steps';

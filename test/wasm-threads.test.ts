@@ -100,6 +100,22 @@ for (const [flavor, skip] of flavors) {
     }
   });
 
+  t('packB and gemmPacked split by columns equal one thread and gemm', async () => {
+    const p = new Twins(await backends(flavor));
+    for (const [M, N, K] of [[50, 2048, 512], [50, 512, 2048], [37, 403, 301], [129, 1030, 65]]) for (const tB of [false, true]) {
+      const label = `${tB ? 'NT' : 'NN'} ${M}×${N}×${K}`;
+      const a = p.f(M * K), b = p.f(K * N), packed = p.f(p.bes[0].packedLength(K, N)), c = p.f(M * N);
+      const want = p.of(await p.bes[0].download(c[0]));
+      p.run(`packB ${label}`, (be, i) => be.packB(tB, K, N, b[i], packed[i]));
+      await p.same(packed, `packB ${label}`);
+      p.run(`gemmPacked ${label}`, (be, i) => be.gemmPacked(false, tB, M, N, K, 1, a[i], b[i], packed[i], 1, c[i]));
+      const got = await p.same(c, `gemmPacked ${label}`);
+      p.bes[0].gemm(false, tB, M, N, K, 1, a[0], b[0], 1, want[0]);
+      const ref = await p.bes[0].download(want[0]);
+      for (let i = 0; i < ref.length; i++) assert.ok(Object.is(ref[i], got[i]), `${label}: [${i}] gemm ${ref[i]} gemmPacked ${got[i]}`);
+    }
+  });
+
   t('cells, softmax cross-entropy, optimisers and elementwise kernels split by rows or elements match one thread', async () => {
     const p = new Twins(await backends(flavor));
     for (const [B, H] of [[50, 129], [37, 128], [11, 515]]) {

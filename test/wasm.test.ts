@@ -65,6 +65,28 @@ for (const [flavor, skip] of flavors) {
     }
   });
 
+  t('gemmPacked with a B packed once equals gemm bit for bit, across K and N blocks and ragged panels', async () => {
+    const be = await backendOf(flavor);
+    const p = new Twins(be);
+    // K past one 256-row block, N past one 512-column block, N not a multiple of the 8-column panel.
+    const shapes = [[2, 5, 7], [5, 17, 9], [17, 33, 65], [50, 67, 128], [129, 3, 257], [7, 300, 260], [9, 515, 33], [1, 9, 5]];
+    for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
+      const b = p.f(K * N), packed = p.f(be.packedLength(K, N));
+      be.packB(tB, K, N, b.dut, packed.dut);
+      const B = await be.download(b.dut);
+      // The same packed B for products with different A, alpha and beta, as a sequence's steps.
+      for (const [alpha, beta] of [[1, 0], [1, 1], [-0.5, 0.25]]) {
+        const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta}`;
+        const a = p.f(M * K), c1 = p.f(M * N), c2 = p.of(await be.download(c1.dut));
+        be.gemm(tA, tB, M, N, K, alpha, a.dut, b.dut, beta, c1.dut);
+        be.gemmPacked(tA, tB, M, N, K, alpha, a.dut, b.dut, packed.dut, beta, c2.dut);
+        const [want, got] = [await be.download(slice(c1.dut.buf)), await be.download(slice(c2.dut.buf))];
+        for (let i = LEAD; i < LEAD + M * N; i++) assert.ok(Object.is(want[i], got[i]), `${label}: [${i - LEAD}] gemm ${want[i]} gemmPacked ${got[i]}`);
+        checkGemm(label, tA, tB, M, N, K, alpha, await be.download(a.dut), B, beta, await p.ref.download(c1.ref), got.subarray(LEAD, LEAD + M * N));
+      }
+    }
+  });
+
   t('addBias, sumRows, gatherCols, scatterAddCols, gatherRows, scatterAddRows match exactly', async () => {
     const p = new Twins(await backendOf(flavor));
     for (const [N, G, V] of [[1, 1, 1], [3, 5, 2], [7, 17, 5], [5, 33, 3], [2, 65, 7], [33, 7, 17]]) {

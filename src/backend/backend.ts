@@ -49,6 +49,14 @@ export interface Backend {
   // C[M,N] = alpha·op(A)[M,K]·op(B)[K,N] + beta·C
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
     alpha: number, A: Slice, B: Slice, beta: number, C: Slice): void;
+  // Optional, where a product packs its B first (the CPU): op(B)[K,N] packed once into
+  // `packed` (packedLength(K, N) floats), for many products with the same B — a layer's W_hh
+  // at every step of a sequence. gemmPacked is then gemm with that B, the same result bit for
+  // bit; B is passed too, for the shapes that read it directly.
+  packedLength?(K: number, N: number): number;
+  packB?(transB: boolean, K: number, N: number, B: Slice, packed: Slice): void;
+  gemmPacked?(transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Slice, B: Slice, packed: Slice, beta: number, C: Slice): void;
 
   // out[N,G] += b[G]
   addBias(out: Slice, b: Slice, N: number, G: number): void;

@@ -34,8 +34,9 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
       return this.afterSteps(hs);
     }
     this.project(input, LayerBase.whole(xi), T * B);
+    const whh = this.packedWhh(true);
     for (let t = 0; t < T; t++) {
-      be.gemm(false, true, B, G, H, 1, hs[t], this.p.whh, 0, hh[t]);
+      this.recurrent(hs[t], hh[t], 0, whh);
       be.addBias(hh[t], this.p.bhh, B, G);
       be.gruStep(xi[t], hh[t], hs[t], act[t], hs[t + 1], B, H);
     }
@@ -48,14 +49,15 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
   }
 
   backward(dy: Slice, dx: Slice | null): void {
-    const { be, H, G, T, B } = this;
+    const { be, H, T, B } = this;
     const { xi, hh, dhh, act, hs, dhs, dh0 } = this.w;
     be.copy(LayerBase.whole(dhs), dy);
+    const whh = this.packedWhh(false);
     for (let t = T - 1; t >= 0; t--) {
       const dhPrev = t > 0 ? dhs[t - 1] : dh0;
       if (t === 0) be.fill(dh0, 0);
       be.gruStepBackward(act[t], hh[t], hs[t], dhs[t], xi[t], dhh[t], dhPrev, B, H);
-      if (t > 0) be.gemm(false, false, B, H, G, 1, dhh[t], this.p.whh, 1, dhPrev);
+      if (t > 0) this.recurrentBackward(dhh[t], dhPrev, whh);
     }
     this.recurrentWeightGrads(LayerBase.whole(dhh), LayerBase.whole(hs), T * B);
     this.projectBackward(this.input!, LayerBase.whole(xi), T * B, dx);

@@ -64,6 +64,37 @@ export abstract class LayerBase {
     this.be.sumRows(this.g.bhh, dgates, N, this.G);
   }
 
+  /**
+   * W_hh packed for this sequence's step products, where the backend packs its products'
+   * operands (forward: W_hhᵀ [H,G]; backward: W_hh [G,H]); null where it does not, or where a
+   * product of one row would not use it. W_hh does not change within a forward and its
+   * backward, so it is packed once per call instead of once per step.
+   */
+  protected packedWhh(forward: boolean): Slice | null {
+    const { be, H, G } = this;
+    if (!be.packB || !be.packedLength || !be.gemmPacked || this.T < 2 || this.B < 2) return null;
+    const [K, N] = forward ? [H, G] : [G, H];
+    const key = forward ? 'packed W_hhT' : 'packed W_hh';
+    let packed = this.cache.get(key) as Slice | undefined;
+    if (!packed) this.cache.set(key, (packed = this.buf(be.packedLength(K, N))));
+    be.packB(forward, K, N, this.p.whh, packed);
+    return packed;
+  }
+
+  // out[B,G] = h[B,H]·W_hhᵀ + beta·out: a forward step's recurrent product.
+  protected recurrent(h: Slice, out: Slice, beta: number, packed: Slice | null): void {
+    const { be, B, H, G } = this;
+    if (packed) be.gemmPacked!(false, true, B, G, H, 1, h, this.p.whh, packed, beta, out);
+    else be.gemm(false, true, B, G, H, 1, h, this.p.whh, beta, out);
+  }
+
+  // dh[B,H] += dgates[B,G]·W_hh: a backward step's product into the previous step's state.
+  protected recurrentBackward(dgates: Slice, dh: Slice, packed: Slice | null): void {
+    const { be, B, H, G } = this;
+    if (packed) be.gemmPacked!(false, false, B, H, G, 1, dgates, this.p.whh, packed, 1, dh);
+    else be.gemm(false, false, B, H, G, 1, dgates, this.p.whh, 1, dh);
+  }
+
   /** The input of a single step as the fused single-stream kernels take it: the row, or the id. */
   protected static single(input: LayerInput): [Slice, boolean] {
     return 'ids' in input ? [input.ids, true] : [input.x, false];

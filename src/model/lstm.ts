@@ -37,8 +37,9 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     }
     this.project(input, LayerBase.whole(pre), T * B);
     be.addBias(LayerBase.whole(pre), this.p.bhh, T * B, G);
+    const whh = this.packedWhh(true);
     for (let t = 0; t < T; t++) {
-      be.gemm(false, true, B, G, H, 1, hs[t], this.p.whh, 1, pre[t]);
+      this.recurrent(hs[t], pre[t], 1, whh);
       be.lstmStep(pre[t], cs[t], act[t], cs[t + 1], hs[t + 1], B, H);
     }
     be.copy(state.h, hs[T]);
@@ -51,13 +52,14 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
   }
 
   backward(dy: Slice, dx: Slice | null): void {
-    const { be, H, G, T, B } = this;
+    const { be, H, T, B } = this;
     const { pre, act, cs, dhs, dc, hs } = this.w;
     be.copy(LayerBase.whole(dhs), dy);
     be.fill(dc, 0);
+    const whh = this.packedWhh(false);
     for (let t = T - 1; t >= 0; t--) {
       be.lstmStepBackward(act[t], cs[t + 1], cs[t], dhs[t], dc, pre[t], B, H);
-      if (t > 0) be.gemm(false, false, B, H, G, 1, pre[t], this.p.whh, 1, dhs[t - 1]);
+      if (t > 0) this.recurrentBackward(pre[t], dhs[t - 1], whh);
     }
     const dpre = LayerBase.whole(pre);
     this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);

@@ -27,8 +27,9 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
     }
     this.project(input, LayerBase.whole(pre), T * B);
     be.addBias(LayerBase.whole(pre), this.p.bhh, T * B, H);
+    const whh = this.packedWhh(true);
     for (let t = 0; t < T; t++) {
-      be.gemm(false, true, B, H, H, 1, hs[t], this.p.whh, 1, pre[t]);
+      this.recurrent(hs[t], pre[t], 1, whh);
       be.tanhForward(pre[t], hs[t + 1], B * H);
     }
     be.copy(state.h, hs[T]);
@@ -43,9 +44,10 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
     const { be, H, T, B } = this;
     const { pre, hs, dhs } = this.w;
     be.copy(LayerBase.whole(dhs), dy);
+    const whh = this.packedWhh(false);
     for (let t = T - 1; t >= 0; t--) {
       be.tanhBackward(hs[t + 1], dhs[t], pre[t], B * H);
-      if (t > 0) be.gemm(false, false, B, H, H, 1, pre[t], this.p.whh, 1, dhs[t - 1]);
+      if (t > 0) this.recurrentBackward(pre[t], dhs[t - 1], whh);
     }
     const dpre = LayerBase.whole(pre);
     this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);

@@ -141,6 +141,37 @@ export class WasmBackend implements Backend {
     this.k.gemm(tA, tB, M, N, K, alpha, a, b, beta, c, this.pack);
   }
 
+  packedLength(K: number, N: number): number { return this.k.packedBFloats(K, N); }
+
+  packB(transB: boolean, K: number, N: number, B: Slice, packed: Slice): void {
+    if (packed.length < this.k.packedBFloats(K, N)) throw new RangeError(`packed B needs ${this.k.packedBFloats(K, N)} floats, got ${packed.length}`);
+    const tB = transB ? 1 : 0, b = this.f(B), dst = this.f(packed), ldb = transB ? K : N;
+    const pool = this.pool;
+    if (pool && pool.plan(N, 8, Math.ceil(MAP_MIN_SHARE / Math.max(K, 1))) > 1) {
+      pool.begin('packB').arg(tB).arg(K).arg(N).arg(b).arg(ldb).arg(dst).arg(0, 1).arg(N).run(7);
+    } else {
+      this.k.packB(tB, K, N, b, ldb, dst, 0, N);
+    }
+  }
+
+  // Split by columns only: a share's columns are whole 8-column panels of the packed B.
+  gemmPacked(transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Slice, B: Slice, packed: Slice, beta: number, C: Slice): void {
+    // A single row is a matrix-vector product, which reads B itself.
+    if (M === 1) { this.gemm(transA, transB, M, N, K, alpha, A, B, beta, C); return; }
+    const tA = transA ? 1 : 0, a = this.f(A), p = this.f(packed), c = this.f(C), lda = transA ? M : K;
+    const npad = this.k.packedBFloats(1, N);
+    const pool = this.pool;
+    if (pool && M * N * K >= GEMM_SPLIT_WORK && M > 0 && pool.plan(N, 8, GEMM_MIN_SHARE) > 1) {
+      const stride = this.gemmScratch(M, pool.largest, K);
+      pool.begin('gemmPacked').arg(tA).arg(M).arg(N).arg(K).arg(alpha).arg(a).arg(lda).arg(p).arg(0, 1).arg(npad)
+        .arg(beta).arg(c, 4).arg(N).arg(this.pack, 0, stride).run(2);
+      return;
+    }
+    this.gemmScratch(M, N, K);
+    this.k.gemmPacked(tA, M, N, K, alpha, a, lda, p, 0, npad, beta, c, N, this.pack);
+  }
+
   /** Ensures every thread has scratch for a product of this shape; returns the per-thread stride. */
   private gemmScratch(M: number, N: number, K: number): number {
     const need = roundUp(this.k.gemmScratchBytes(M, N, K), ALIGN);

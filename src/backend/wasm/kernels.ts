@@ -9,6 +9,10 @@ export interface Kernels {
   gemmLd(transA: number, transB: number, M: number, N: number, K: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, pack: number): void;
   gemmScratchBytes(M: number, N: number, K: number): number;
+  packB(transB: number, K: number, N: number, b: number, ldb: number, dst: number, j0: number, n: number): void;
+  packedBFloats(K: number, N: number): number;
+  gemmPacked(transA: number, M: number, N: number, K: number, alpha: number, a: number, lda: number,
+    packed: number, j0: number, npad: number, beta: number, c: number, ldc: number, pack: number): void;
   addBias(out: number, b: number, N: number, G: number): void;
   sumRows(db: number, dout: number, N: number, G: number): void;
   gatherCols(out: number, w: number, ids: number, N: number, G: number, V: number): void;
@@ -49,7 +53,7 @@ export type KernelName = keyof Kernels;
 
 // The order is part of the protocol between threads: a job names its kernel by index here.
 export const kernelNames: readonly KernelName[] = [
-  'heapBase', 'gemm', 'gemmLd', 'gemmScratchBytes', 'addBias', 'sumRows', 'gatherCols', 'scatterAddCols',
+  'heapBase', 'gemm', 'gemmLd', 'gemmScratchBytes', 'packB', 'packedBFloats', 'gemmPacked', 'addBias', 'sumRows', 'gatherCols', 'scatterAddCols',
   'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'gruStep', 'gruStepBackward', 'lstmStepOne', 'gruStepOne', 'rnnStepOne',
   'tanhForward',
   'tanhBackward', 'dropout', 'mul', 'softmaxXent', 'softmax', 'rmsprop', 'adam', 'adagrad', 'sumSquares',
