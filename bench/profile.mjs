@@ -41,9 +41,9 @@ interceptCalls(backend, (name, args, call) => {
   const t0 = performance.now();
   const r = call();
   const secs = (performance.now() - t0) / 1000;
-  if (name === 'gemm') {
+  if (name === 'gemm' || name === 'gemmPacked') {
     const [ta, tb, M, N, K] = args;
-    account(`gemm ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${M}×${N}×${K}`, secs, 2 * M * N * K);
+    account(`${name} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${M}×${N}×${K}`, secs, 2 * M * N * K);
   } else {
     account(name, secs, 0);
   }
