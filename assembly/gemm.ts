@@ -16,7 +16,7 @@
 // to the stack on every step (measured about half the throughput).
 // The module runs on imported (later shared) memory with the stub runtime, so nothing here may
 // allocate: every buffer comes from the caller's scratch area.
-import { fma, hsum } from './simd';
+import { dot1, fma, hsum } from './simd';
 
 // Rows and columns of the register block.
 const MR = 4;
@@ -53,11 +53,7 @@ export function gemm(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f3
 
 export function gemmLd(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32, a: usize,
   lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32, pack: usize): void {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0) {
-    for (let i = 0; i < M; i++) scaleC(N, beta, c + (<usize>i * <usize>ldc << 2));
-    return;
-  }
+  if (trivial(M, N, K, alpha, beta, c, ldc)) return;
   // A single row of op(A) is contiguous unless it is a strided column of a stored A, so
   // matrix-vector products skip packing: they are bound by reading B once, and packing would
   // read it twice.
@@ -67,6 +63,14 @@ export function gemmLd(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: 
     return;
   }
   blocks(transA, transB, M, N, K, alpha, a, lda, b, ldb, 0, 0, 0, beta, c, ldc, pack);
+}
+
+// Products with nothing to multiply: C is only scaled by beta (or left alone when empty).
+@inline function trivial(M: i32, N: i32, K: i32, alpha: f32, beta: f32, c: usize, ldc: i32): bool {
+  if (M <= 0 || N <= 0) return true;
+  if (K > 0 && alpha != 0) return false;
+  for (let i = 0; i < M; i++) scaleC(N, beta, c + (<usize>i * <usize>ldc << 2));
+  return true;
 }
 
 // The panels of op(B)[K,N] that gemm packs, packed once for many products with the same B (a
@@ -96,11 +100,7 @@ export function packedBFloats(K: i32, N: i32): i32 {
 // the result is gemm's bit for bit.
 export function gemmPacked(transA: i32, M: i32, N: i32, K: i32, alpha: f32, a: usize, lda: i32,
   packed: usize, j0: i32, npad: i32, beta: f32, c: usize, ldc: i32, pack: usize): void {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0) {
-    for (let i = 0; i < M; i++) scaleC(N, beta, c + (<usize>i * <usize>ldc << 2));
-    return;
-  }
+  if (trivial(M, N, K, alpha, beta, c, ldc)) return;
   blocks(transA, 0, M, N, K, alpha, a, lda, 0, 0, packed, j0, npad, beta, c, ldc, pack);
 }
 
@@ -401,15 +401,7 @@ function gemvT(N: i32, K: i32, alpha: f32, x: usize, b: usize, ldbF: i32, beta: 
     const p = c + (<usize>j << 2);
     finish(p, t0, alpha, beta); finish(p + 4, t1, alpha, beta); finish(p + 8, t2, alpha, beta);
   }
-  for (; j < N; j++) {
-    const r = b + <usize>j * ldb;
-    let s = f32x4.splat(0);
-    let k = 0;
-    for (; k + 4 <= K; k += 4) s = fma(v128.load(x + (<usize>k << 2)), v128.load(r + (<usize>k << 2)), s);
-    let t = hsum(s);
-    for (; k < K; k++) t += load<f32>(x + (<usize>k << 2)) * load<f32>(r + (<usize>k << 2));
-    finish(c + (<usize>j << 2), t, alpha, beta);
-  }
+  for (; j < N; j++) finish(c + (<usize>j << 2), dot1(x, b + <usize>j * ldb, K), alpha, beta);
 }
 
 // c = alpha·xᵀB + beta·c with B[K,N]: four rows of B at a time are streamed sequentially and

@@ -73,16 +73,16 @@ export function gruStepOne(x: usize, oneHot: i32, In: i32, wih: usize, bih: usiz
   for (; j < end; j++) gruUnitsOne(x, hot, In, wih, bih, whh, bhh, hPrev, act, hh, h, H, j, false);
 }
 
+@inline function rnnUnitsOne(x: usize, hot: bool, In: i32, wih: usize, bih: usize, whh: usize, bhh: usize,
+  hPrev: usize, h: usize, H: i32, j: i32, full: bool): void {
+  st(h + (<usize>j << 2), tanhv(f32x4.add(inRows(x, hot, In, wih, bih, j, full), recRows(hPrev, H, whh, bhh, j, full))), full);
+}
+
 // h = tanh(W_ih·x + b_ih + W_hh·hPrev + b_hh) for units [j0, j0+n).
 export function rnnStepOne(x: usize, oneHot: i32, In: i32, wih: usize, bih: usize, whh: usize, bhh: usize,
   hPrev: usize, h: usize, H: i32, j0: i32, n: i32): void {
   const hot = oneHot != 0, end = j0 + n, end4 = j0 + (n & ~3);
   let j = j0;
-  for (; j < end4; j += 4) {
-    v128.store(h + (<usize>j << 2), tanhv(f32x4.add(inRows(x, hot, In, wih, bih, j, true), recRows(hPrev, H, whh, bhh, j, true))));
-  }
-  for (; j < end; j++) {
-    const v = tanhv(f32x4.add(inRows(x, hot, In, wih, bih, j, false), recRows(hPrev, H, whh, bhh, j, false)));
-    store<f32>(h + (<usize>j << 2), f32x4.extract_lane(v, 0));
-  }
+  for (; j < end4; j += 4) rnnUnitsOne(x, hot, In, wih, bih, whh, bhh, hPrev, h, H, j, true);
+  for (; j < end; j++) rnnUnitsOne(x, hot, In, wih, bih, whh, bhh, hPrev, h, H, j, false);
 }

@@ -45,7 +45,6 @@ export class WasmBackend implements Backend {
   private i32: Int32Array;
   private top: number; // the next free byte
   private pack = 0; // gemm's scratch: one area per thread, packStride bytes apart
-  private readonly stepArgs: number[] = []; // stepOne's argument list, reused every step
   private packStride = 0;
   private pool: KernelPool | null = null;
   private disposed = false;
@@ -144,7 +143,8 @@ export class WasmBackend implements Backend {
   packedLength(K: number, N: number): number { return this.k.packedBFloats(K, N); }
 
   packB(transB: boolean, K: number, N: number, B: Slice, packed: Slice): void {
-    if (packed.length < this.k.packedBFloats(K, N)) throw new RangeError(`packed B needs ${this.k.packedBFloats(K, N)} floats, got ${packed.length}`);
+    const need = this.k.packedBFloats(K, N);
+    if (packed.length < need) throw new RangeError(`packed B needs ${need} floats, got ${packed.length}`);
     const tB = transB ? 1 : 0, b = this.f(B), dst = this.f(packed), ldb = transB ? K : N;
     const pool = this.pool;
     if (pool && pool.plan(N, 8, Math.ceil(MAP_MIN_SHARE / Math.max(K, 1))) > 1) {
@@ -240,21 +240,16 @@ export class WasmBackend implements Backend {
   // The single-stream steps, split by hidden units [j0, j0+n): a thread reads the gate rows of
   // its units in both matrices, and with sticky shares the same thread reads them every step.
   private stepOne(kernel: 'lstmStepOne' | 'gruStepOne' | 'rnnStepOne', gates: number, x: Slice, oneHot: boolean,
-    In: number, f32s: Slice[], H: number): void {
+    In: number, f32s: readonly Slice[], H: number): void {
     const perUnit = gates * (H + (oneHot ? 1 : In)); // multiply-adds
     const pool = this.pool && perUnit * H >= GEMM_SPLIT_WORK && this.pool.plan(H, 4, Math.ceil(STEP_MIN_SHARE / perUnit)) > 1 ? this.pool : null;
-    const args = this.stepArgs;
-    args.length = 0;
-    args.push(oneHot ? this.i(x) : this.f(x), oneHot ? 1 : 0, In);
-    for (const s of f32s) args.push(this.f(s));
-    args.push(H);
+    const xp = oneHot ? this.i(x) : this.f(x), hot = oneHot ? 1 : 0;
     if (pool) {
-      pool.begin(kernel);
-      for (const a of args) pool.arg(a);
-      pool.arg(0, 1).arg(H).run(args.length + 1);
+      pool.begin(kernel).arg(xp).arg(hot).arg(In);
+      for (const s of f32s) pool.arg(this.f(s));
+      pool.arg(H).arg(0, 1).arg(H).run(f32s.length + 5);
     } else {
-      args.push(0, H);
-      (this.k[kernel] as (...a: number[]) => void)(...args);
+      (this.k[kernel] as (...a: number[]) => void)(xp, hot, In, ...f32s.map((s) => this.f(s)), H, 0, H);
     }
   }
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {

@@ -53,11 +53,11 @@ export type KernelName = keyof Kernels;
 
 // The order is part of the protocol between threads: a job names its kernel by index here.
 export const kernelNames: readonly KernelName[] = [
-  'heapBase', 'gemm', 'gemmLd', 'gemmScratchBytes', 'packB', 'packedBFloats', 'gemmPacked', 'addBias', 'sumRows', 'gatherCols', 'scatterAddCols',
-  'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'gruStep', 'gruStepBackward', 'lstmStepOne', 'gruStepOne', 'rnnStepOne',
-  'tanhForward',
-  'tanhBackward', 'dropout', 'mul', 'softmaxXent', 'softmax', 'rmsprop', 'adam', 'adagrad', 'sumSquares',
-  'clipByNorm', 'clamp', 'scale', 'fill', 'copy', 'hash3',
+  'heapBase', 'gemm', 'gemmLd', 'gemmScratchBytes', 'packB', 'packedBFloats', 'gemmPacked', 'addBias', 'sumRows',
+  'gatherCols', 'scatterAddCols', 'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'gruStep',
+  'gruStepBackward', 'lstmStepOne', 'gruStepOne', 'rnnStepOne', 'tanhForward', 'tanhBackward', 'dropout', 'mul',
+  'softmaxXent', 'softmax', 'rmsprop', 'adam', 'adagrad', 'sumSquares', 'clipByNorm', 'clamp', 'scale', 'fill',
+  'copy', 'hash3',
 ];
 
 export const kernelIndex: Readonly<Record<KernelName, number>> =

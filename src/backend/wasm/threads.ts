@@ -96,7 +96,8 @@ function spin(ctl: Int32Array, index: number, value: number, ms: number): number
 class ShareRunner {
   private readonly fns: ((...args: number[]) => unknown)[];
   private readonly argv: number[][] = [];
-  private readonly taken: number;
+  /** The Int32 index of share 0's claim flag in the control block. */
+  readonly taken: number;
   error: unknown = undefined;
 
   constructor(k: Kernels, private readonly ctl: Int32Array, private readonly f64: Float64Array,
@@ -168,7 +169,6 @@ export class KernelPool {
   private readonly f64: Float64Array;
   private readonly runner: ShareRunner;
   private readonly canWait: boolean;
-  private readonly taken: number;
   private gen = 0;
   private nargs = 0;
   private closed = false;
@@ -183,8 +183,7 @@ export class KernelPool {
     this.ctl = new Int32Array(control);
     this.f64 = f64View(control, threads);
     this.runner = new ShareRunner(k, this.ctl, this.f64, 0, threads);
-    this.taken = takenAt(threads);
-    this.ctl.fill(1, this.taken, this.taken + threads);
+    this.ctl.fill(1, this.runner.taken, this.runner.taken + threads);
     this.canWait = agentCanWait(this.ctl);
   }
 
@@ -249,7 +248,7 @@ export class KernelPool {
     f[SHARES] = shares;
     this.jobs++;
     Atomics.store(ctl, FINISHED, 0);
-    for (let p = 0; p < shares; p++) Atomics.store(ctl, this.taken + p, 0);
+    for (let p = 0; p < shares; p++) Atomics.store(ctl, this.runner.taken + p, 0);
     this.gen = (this.gen + 1) | 0;
     Atomics.store(ctl, GEN, this.gen);
     Atomics.notify(ctl, GEN);
