@@ -37,6 +37,26 @@ export interface DrawOptions {
   index: number; // row n draws uniform(seed, stream, index + n)
 }
 
+/** A network as sampleLoop runs it: its tensors (all in one buffer) and one stream's state. */
+export interface SamplerNet {
+  cell: 'lstm' | 'gru' | 'rnn';
+  H: number;
+  V: number;
+  E: number; // 0: one-hot input
+  layers: { wih: Slice; whh: Slice; bih: Slice; bhh: Slice }[];
+  dec: Slice; // [V, H]
+  decB: Slice; // [V]
+  enc: Slice | null; // [V, E]
+  h: Slice; // [L, H], carried on from call to call
+  c: Slice | null; // [L, H], LSTM only
+}
+
+/**
+ * Draws n ids in a row: the first step's input is first[0] (i32), step s draws with
+ * uniform(o.seed, o.stream, o.index + s); drawn[s] (f32) gets its id and last[0] (i32) the last.
+ */
+export type SampleLoop = (first: Slice, last: Slice, drawn: Slice, n: number, o: DrawOptions) => void;
+
 export interface Backend {
   readonly name: string;
 
@@ -122,6 +142,11 @@ export interface Backend {
   // can run many steps without a read-back. ids[n] (i32) gets the id, to be the next step's
   // input; drawn[n] (f32) the same, to download.
   drawRows?(logits: Slice, ids: Slice, drawn: Slice, N: number, V: number, o: DrawOptions): void;
+  // Optional, where even a few kernels per character cost more than the character (a GPU):
+  // single-stream sampling of a whole network for many characters per call, as the layers'
+  // steps, the decoder and drawRows would sample it. Resolves to null where this backend
+  // cannot run `net` that way.
+  sampleLoop?(net: SamplerNet): Promise<SampleLoop | null>;
 
   // Optimiser steps over matching slices of parameters, gradients and state.
   rmsprop(p: Slice, g: Slice, cache: Slice, lr: number, decay: number, eps: number): void;

@@ -3,7 +3,7 @@
 // asked for, so that a user without it (or without a GPU) gets one clear line instead.
 import { readdirSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { WebGPUBackend, adapterName, isSoftwareAdapter, requestBackendDevice } from '../backend/webgpu/index.js';
+import { WebGPUBackend, backendOptions, isSoftwareAdapter, requestBackendDevice } from '../backend/webgpu/index.js';
 
 interface Dawn {
   create(flags: string[]): GPU;
@@ -76,7 +76,7 @@ export async function loadWebGPUBackend(opts: LoadWebGPUOptions = {}): Promise<W
       : 'no WebGPU adapter found: this machine has no GPU Dawn can use (on Linux without one, install Mesa: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2), or use --backend wasm');
   }
   const device = await requestBackendDevice(adapter);
-  return new WebGPUBackend(device, { label: adapterName(adapter), submitEvery: opts.submitEvery });
+  return new WebGPUBackend(device, { ...backendOptions(adapter), submitEvery: opts.submitEvery });
 }
 
 /**

@@ -3,11 +3,12 @@
 // steps comes back in one read. On a GPU a read-back is a round trip of tens of microseconds,
 // so this replaces one wait per character with one per chunk; while the host hands out one
 // chunk, the device already runs the next.
-import { sub, type DrawOptions } from '../backend/backend.js';
+import { sub, type DrawOptions, type SamplerNet } from '../backend/backend.js';
 import type { CharLM, RecurrentState } from '../model/charlm.js';
 
 const FIRST_CHUNK = 8; // small, so that the first characters stream out at once
 const MAX_CHUNK = 256;
+const MAX_LOOP_CHUNK = 2048; // a backend's sampleLoop: one dispatch per chunk, so a chunk may be long
 
 /**
  * Yields `steps` arrays of B ids, drawn from `state` onwards with `first` as the first input;
@@ -18,21 +19,28 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
   const be = model.backend, B = first.length;
   const drawRows = be.drawRows?.bind(be);
   if (!drawRows) throw new Error(`the ${be.name} backend does not draw on the device`);
+  const loop = B === 1 && be.sampleLoop ? await be.sampleLoop(samplerNet(model, state)) : null;
+  const maxChunk = loop ? MAX_LOOP_CHUNK : MAX_CHUNK;
   // Kept by the model: sampling runs again and again during training, and a backend's buffers
   // are never freed.
-  const ids = model.scratch('device-ids', (MAX_CHUNK + 1) * B, true);
-  const drawn = model.scratch('device-drawn', MAX_CHUNK * B);
+  const ids = model.scratch('device-ids', (maxChunk + 1) * B, true);
+  const drawn = model.scratch('device-drawn', maxChunk * B);
   be.upload(sub(ids, 0, B), first);
   const cur = new Int32Array(B);
   let recorded = 0, chunk = FIRST_CHUNK;
   const record = (): { n: number; read: Promise<Float32Array> } => {
     const n = Math.min(chunk, steps - recorded);
-    chunk = Math.min(2 * chunk, MAX_CHUNK);
-    if (recorded > 0) be.copy(sub(ids, 0, B), sub(ids, MAX_CHUNK * B, B));
+    chunk = Math.min(2 * chunk, maxChunk);
+    if (recorded > 0) be.copy(sub(ids, 0, B), sub(ids, maxChunk * B, B));
+    if (loop) {
+      loop(sub(ids, 0, 1), sub(ids, maxChunk, 1), sub(drawn, 0, n), n, { ...draw, index: draw.index + recorded });
+      recorded += n;
+      return { n, read: be.download(sub(drawn, 0, n)).then((got) => checked(got, model.vocabSize)) };
+    }
     for (let s = 0; s < n; s++) {
       const logits = model.logits(sub(ids, s * B, B), 1, B, state);
       // The chunk's last draw goes to the end of ids, where the next chunk picks it up.
-      const next = s === n - 1 ? sub(ids, MAX_CHUNK * B, B) : sub(ids, (s + 1) * B, B);
+      const next = s === n - 1 ? sub(ids, maxChunk * B, B) : sub(ids, (s + 1) * B, B);
       drawRows(logits, next, sub(drawn, s * B, B), B, model.vocabSize, { ...draw, index: draw.index + (recorded + s) * B });
     }
     recorded += n;
@@ -48,4 +56,24 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
     }
     pending = next;
   }
+}
+
+// What sampleLoop needs of the model: its tensors and the sampling state.
+function samplerNet(model: CharLM, state: RecurrentState): SamplerNet {
+  const { model: cell, layers, hidden: H, embedding: E } = model.config;
+  const t = (name: string) => model.tensor(model.params, name);
+  return {
+    cell, H, V: model.vocabSize, E,
+    layers: Array.from({ length: layers }, (_, k) => ({
+      wih: t(`rnn.weight_ih_l${k}`), whh: t(`rnn.weight_hh_l${k}`), bih: t(`rnn.bias_ih_l${k}`), bhh: t(`rnn.bias_hh_l${k}`),
+    })),
+    dec: t('decoder.weight'), decB: t('decoder.bias'), enc: E > 0 ? t('encoder.weight') : null,
+    h: state.h, c: state.c,
+  };
+}
+
+// A loop whose workgroups lost step with each other marks its draws −1 (kernels/sampler.ts).
+function checked(ids: Float32Array, V: number): Float32Array {
+  for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`the device sampler drew ${id}, outside the vocabulary of ${V}`);
+  return ids;
 }

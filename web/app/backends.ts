@@ -2,7 +2,7 @@
 // Starts the engine a page or a worker runs its model on: WebGPU through navigator.gpu, the
 // wasm kernels on Web Workers, or the plain js backend where wasm cannot start either.
 import {
-  JsBackend, WebGPUBackend, adapterInfo, isSoftwareAdapter, loadBrowserWasmBackend, requestBackendDevice, type Backend,
+  JsBackend, WebGPUBackend, adapterInfo, backendOptions, isSoftwareAdapter, loadBrowserWasmBackend, requestBackendDevice, type Backend,
 } from '../../src/index.js';
 import { adapterLabel, chooseEngine, type EngineRequest, type GpuOffer } from './engine-choice.js';
 
@@ -41,7 +41,7 @@ async function startWebGPU(adapter: GPUAdapter, name: string): Promise<RunningEn
     throw new Error(`the WebGPU adapter (${name}) gave no device: ${messageOf(err)}`);
   }
   try {
-    const backend = new WebGPUBackend(device, { label: name });
+    const backend = new WebGPUBackend(device, { ...backendOptions(adapter), label: name });
     return { backend, where: name, note: null, dispose: () => device.destroy() };
   } catch (err) {
     device.destroy();

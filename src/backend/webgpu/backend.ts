@@ -2,7 +2,7 @@
 // The WebGPU backend: every kernel of the Backend interface as a WGSL compute shader over
 // buffers that stay on the GPU. Methods record work (recorder.ts); download and flush are
 // the only points that wait for the GPU.
-import { slice, type Backend, type Buf, type DrawOptions, type Slice } from '../backend.js';
+import { slice, type Backend, type Buf, type DrawOptions, type SampleLoop, type SamplerNet, type Slice } from '../backend.js';
 import { UserError } from '../../errors.js';
 import type { KernelDef } from './program.js';
 import { Recorder, Usage, type RecorderStats } from './recorder.js';
@@ -14,6 +14,7 @@ import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
 import { pickStepTile, stepDef, type StepKind } from './kernels/step.js';
+import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 const CELL_GATES: Record<StepKind, number> = { lstm: 4, gru: 3, rnn: 1, lstmBack: 4, gruBack: 3, rnnBack: 1 };
 
@@ -49,7 +50,17 @@ export interface WebGPUBackendOptions {
    * about a hundred compute units): a product picks the largest tile that still makes this many.
    */
   occupancy?: number;
+  /**
+   * Workgroups sampling's loop (kernels/sampler.ts) may keep running at once (default 128);
+   * fewer where a probe finds fewer resident together. A CPU renderer is given 1: it may run
+   * workgroups one after another whatever a probe saw.
+   */
+  samplerGroups?: number;
+  /** Characters per dispatch of sampling's loop at most (default: as many as asked for). */
+  samplerSteps?: number;
 }
+
+interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number }
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
@@ -65,10 +76,15 @@ export class WebGPUBackend implements Backend {
   private copies: PendingCopy[] = [];
   private readonly occupancy: number;
   private readonly maxStorage: number;
+  private readonly samplerGroups: number;
+  private readonly samplerSteps: number;
+  private readonly samplers = new Map<string, Promise<Sampler | null>>();
 
   constructor(readonly device: GPUDevice, opts: WebGPUBackendOptions = {}) {
     this.label = opts.label ?? 'GPU';
     this.occupancy = opts.occupancy ?? 120;
+    this.samplerGroups = Math.max(1, opts.samplerGroups ?? 128);
+    this.samplerSteps = Math.max(1, opts.samplerSteps ?? Infinity);
     const l = device.limits;
     // The kernels run up to 256 threads per workgroup and bind up to 8 storage buffers, WebGPU's
     // default limits: only a device made with compatibility mode's lower defaults has less.
@@ -247,6 +263,58 @@ export class WebGPUBackend implements Backend {
     this.run(loss.drawRows, [this.f(logits), this.i(ids), this.f(drawn)],
       [logits.offset, ids.offset, drawn.offset, N, V, 1 / o.temperature, o.topK, o.argmax ? 1 : 0, o.seed >>> 0, o.stream >>> 0, o.index >>> 0],
       Math.min(N, 65535));
+  }
+
+  async sampleLoop(net: SamplerNet): Promise<SampleLoop | null> {
+    const { H, V, E } = net;
+    const tensors = [...net.layers.flatMap((l) => [l.wih, l.whh, l.bih, l.bhh]), net.dec, net.decB, ...(net.enc ? [net.enc] : [])];
+    const params = this.f(net.dec);
+    if (tensors.some((t) => this.f(t) !== params) || net.layers.length === 0) return null;
+    const shape: SamplerShape = {
+      cell: net.cell, L: net.layers.length, H, V, E,
+      wih: net.layers.map((l) => l.wih.offset), whh: net.layers.map((l) => l.whh.offset),
+      bih: net.layers.map((l) => l.bih.offset), bhh: net.layers.map((l) => l.bhh.offset),
+      dec: net.dec.offset, decB: net.decB.offset, enc: net.enc?.offset ?? 0,
+    };
+    if (samplerSharedBytes(shape) > this.device.limits.maxComputeWorkgroupStorageSize) return null;
+    const def0 = samplerDef(shape), def = this.defOf(def0.key, () => def0);
+    const h = this.f(net.h), c = net.c ? this.f(net.c) : h;
+    let made = this.samplers.get(def.key);
+    if (!made) this.samplers.set(def.key, (made = this.makeSampler(def, shape, [params, h, c])));
+    const sampler = await made;
+    if (!sampler) return null;
+    return (first, last, drawn, n, o) => {
+      const ids = this.i(first);
+      if (this.i(last) !== ids) throw new Error('sampleLoop: first and last must be in one buffer');
+      for (let s0 = 0; s0 < n; s0 += this.samplerSteps) {
+        const m = Math.min(this.samplerSteps, n - s0);
+        this.run(sampler.def, [params, h, c, ids, this.f(drawn), sampler.ex],
+          [net.h.offset, net.c?.offset ?? 0, s0 === 0 ? first.offset : last.offset, last.offset, drawn.offset + s0, 0, m,
+            sampler.step, 1 / o.temperature, o.topK, o.argmax ? 1 : 0, o.seed >>> 0, o.stream >>> 0, (o.index + s0) >>> 0], sampler.groups);
+        sampler.step = (sampler.step + m) >>> 0;
+      }
+    };
+  }
+
+  // The most workgroups (within samplerGroups, and at least enough that each holds at most
+  // SAMPLER_UNITS units) that all own units and that the probe finds resident at once; null if
+  // none. The probe binds buffers as sampling will, so it runs the very pipeline sampling runs.
+  private async makeSampler(def: KernelDef, s: SamplerShape, [params, h, c]: GpuBuf[]): Promise<Sampler | null> {
+    const ex = this.allocate(exchangeWords(s), true), flag = slice(this.allocate(1, false));
+    const least = Math.ceil(s.H / SAMPLER_UNITS), tries: number[] = [];
+    for (let want = Math.min(this.samplerGroups, s.H); want > least; want = Math.floor(want / 2)) tries.push(want);
+    if (this.samplerGroups >= least) tries.push(least);
+    for (const want of tries) {
+      const groups = Math.ceil(s.H / Math.ceil(s.H / want)); // every workgroup owns units
+      if (groups > 1) {
+        this.upload(slice(ex, exchangeWords(s) - 1, 1), new Int32Array(1)); // the arrival count
+        this.run(def, [params, h, c, this.scratchFor('probe-ids', 1, true), this.f(flag), ex],
+          [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], groups);
+        if ((await this.download(flag))[0] !== 1) continue;
+      }
+      return { def, groups, ex, step: 0 };
+    }
+    return null;
   }
 
   rmsprop(p: Slice, g: Slice, cache: Slice, lr: number, decay: number, eps: number): void {

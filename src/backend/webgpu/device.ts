@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 // From an adapter to a device this backend can use, in Node (Dawn) and in browsers alike.
+import type { WebGPUBackendOptions } from './backend.js';
 
 // The limits the kernels and the model's buffers press on: asked for at the adapter's maximum,
 // since a device otherwise gets WebGPU's defaults (128 MiB bindings, 16 KiB of shared memory).
@@ -30,4 +31,13 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
   if (i.isFallbackAdapter) return true;
   const all = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
   return /llvmpipe|lavapipe|softpipe|swiftshader|basic render|\bwarp\b/i.test(all);
+}
+
+/**
+ * The backend's options for this adapter: its name and, on a CPU renderer, sampling's loop in
+ * one workgroup and short dispatches (llvmpipe ends any loop nest after 65,535 iterations in all).
+ */
+export function backendOptions(adapter: GPUAdapter): WebGPUBackendOptions {
+  const soft = isSoftwareAdapter(adapter);
+  return { label: adapterName(adapter), samplerGroups: soft ? 1 : undefined, samplerSteps: soft ? 8 : undefined };
 }

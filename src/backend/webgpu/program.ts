@@ -12,6 +12,7 @@ export interface BufParam {
   name: string;
   int?: boolean; // i32 elements (token ids), else f32
   write?: boolean;
+  atomic?: boolean; // array<atomic<i32>> (with int and write): for kernels whose workgroups talk
 }
 
 export interface KernelDef {
@@ -27,10 +28,11 @@ export interface Binding {
   slotOf: number[];
   writable: boolean[]; // per slot
   int: boolean[]; // per slot
+  atomic: boolean[]; // per slot
 }
 
 export function bindingOf(def: KernelDef, bufs: readonly GPUBuffer[]): { binding: Binding; slots: GPUBuffer[] } {
-  const slots: GPUBuffer[] = [], slotOf: number[] = [], writable: boolean[] = [], int: boolean[] = [];
+  const slots: GPUBuffer[] = [], slotOf: number[] = [], writable: boolean[] = [], int: boolean[] = [], atomic: boolean[] = [];
   for (let i = 0; i < bufs.length; i++) {
     const p = def.bufs[i];
     let s = slots.indexOf(bufs[i]);
@@ -39,12 +41,14 @@ export function bindingOf(def: KernelDef, bufs: readonly GPUBuffer[]): { binding
       slots.push(bufs[i]);
       writable.push(false);
       int.push(p.int === true);
+      atomic.push(false);
     }
     if (int[s] !== (p.int === true)) throw new TypeError(`${def.key}: one buffer passed as both i32 and f32`);
     writable[s] ||= p.write === true;
+    atomic[s] ||= p.atomic === true;
     slotOf.push(s);
   }
-  return { binding: { slotOf, writable, int }, slots };
+  return { binding: { slotOf, writable, int, atomic }, slots };
 }
 
 /** The bind group layout's identity: what each binding is. */
@@ -61,7 +65,7 @@ export function wgslOf(def: KernelDef, b: Binding, common: string): string {
   }
   lines.push('@group(0) @binding(0) var<uniform> a: Args;');
   b.writable.forEach((w, s) => {
-    lines.push(`@group(0) @binding(${s + 1}) var<storage, ${w ? 'read_write' : 'read'}> s${s}: array<${b.int[s] ? 'i32' : 'f32'}>;`);
+    lines.push(`@group(0) @binding(${s + 1}) var<storage, ${w ? 'read_write' : 'read'}> s${s}: array<${b.atomic[s] ? 'atomic<i32>' : b.int[s] ? 'i32' : 'f32'}>;`);
   });
   const names = new Map(def.bufs.map((p, i) => [p.name, `s${b.slotOf[i]}`]));
   const code = def.code.replace(/\$(\w+)/g, (_, n: string) => {

@@ -83,74 +83,81 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
 }`,
 };
 
-// One draw per row, as the host sampler (../../../sample/sample.ts) draws from softmax
-// probabilities: inverse CDF in id order with u = uniform(seed, stream, index + n); with
-// topK, over the k most probable ids (ties to the lower id) in order of probability,
-// renormalised; with argmax, the first most probable id. The ordered walks are sequential
-// (thread 0): a row is one vocabulary, and the next step cannot start before it anyway.
-export const drawRows: KernelDef = {
-  key: 'drawRows',
-  bufs: [{ name: 'logits' }, { name: 'ids', int: true, write: true }, { name: 'drawn', write: true }],
-  args: [['oL', 'u32'], ['oIds', 'u32'], ['oDrawn', 'u32'], ['N', 'u32'], ['V', 'u32'], ['invT', 'f32'],
-    ['topK', 'u32'], ['argmax', 'u32'], ['seed', 'u32'], ['stream', 'u32'], ['index', 'u32']],
-  code: ROW_REDUCE + /* wgsl */ `
-// The probability of v, as the softmax kernel computes it.
-fn prob(row: u32, v: u32, st: vec2f) -> f32 {
-  return exp(($logits[row + v] - st.x) * a.invT) * (1.0 / st.y);
-}
-
+// The draw of one row, as the host sampler (../../../sample/sample.ts) draws from softmax
+// probabilities: inverse CDF in id order; with topK, over the k most probable ids (ties to
+// the lower id) in order of probability, renormalised; with argmax, the first most probable
+// id. The kernel that includes it defines prob(v), the probability of id v of the row. The
+// ordered walks are sequential (one thread): a row is one vocabulary, and the next step
+// cannot start before it anyway.
+export const DRAW_WGSL = /* wgsl */ `
 // Whether (p, v) comes after (q, w) in the order of decreasing probability, ties by id.
 fn after(p: f32, v: u32, q: f32, w: u32) -> bool {
   return p < q || (p == q && v > w);
 }
 
 // The first id after (q, w) in that order: the most probable of those that come after it.
-fn nextAfter(row: u32, st: vec2f, q: f32, w: u32) -> u32 {
-  var best = a.V;
+fn nextAfter(q: f32, w: u32, V: u32) -> u32 {
+  var best = V;
   var bp = 0.0;
-  for (var v = 0u; v < a.V; v++) {
-    let p = prob(row, v, st);
-    if (after(p, v, q, w) && (best == a.V || after(bp, best, p, v))) { best = v; bp = p; }
+  for (var v = 0u; v < V; v++) {
+    let p = prob(v);
+    if (after(p, v, q, w) && (best == V || after(bp, best, p, v))) { best = v; bp = p; }
   }
   return best;
 }
+
+fn drawId(u: f32, V: u32, topK: u32, argmax: bool) -> u32 {
+  if (argmax) { return nextAfter(2.0, 0u, V); }
+  if (topK > 0u && topK < V) {
+    var q = 2.0; var w = 0u; var total = 0.0;
+    for (var k = 0u; k < topK; k++) {
+      w = nextAfter(q, w, V); q = prob(w); total += q;
+    }
+    q = 2.0; w = 0u;
+    var acc = 0.0;
+    for (var k = 0u; k < topK; k++) {
+      w = nextAfter(q, w, V); q = prob(w);
+      acc += q / total;
+      if (u < acc) { break; }
+    }
+    return w;
+  }
+  var acc = 0.0;
+  for (var v = 0u; v < V; v++) {
+    acc += prob(v);
+    if (u < acc) { return v; }
+  }
+  // Rounding left u above the sum: the last id with a probability, as the host does.
+  for (var v = V - 1u; v > 0u; v--) { if (prob(v) > 0.0) { return v; } }
+  return 0u;
+}`;
+
+// One draw per row with u = uniform(seed, stream, index + n), as DRAW_WGSL says.
+export const drawRows: KernelDef = {
+  key: 'drawRows',
+  bufs: [{ name: 'logits' }, { name: 'ids', int: true, write: true }, { name: 'drawn', write: true }],
+  args: [['oL', 'u32'], ['oIds', 'u32'], ['oDrawn', 'u32'], ['N', 'u32'], ['V', 'u32'], ['invT', 'f32'],
+    ['topK', 'u32'], ['argmax', 'u32'], ['seed', 'u32'], ['stream', 'u32'], ['index', 'u32']],
+  code: ROW_REDUCE + /* wgsl */ `
+var<private> rowAt: u32;
+var<private> st: vec2f;
+
+// The probability of v, as the softmax kernel computes it.
+fn prob(v: u32) -> f32 {
+  return exp(($logits[rowAt + v] - st.x) * a.invT) * (1.0 / st.y);
+}
+${DRAW_WGSL}
 
 @compute @workgroup_size(${ROW_WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) l: u32) {
   for (var n = wg.x; n < a.N; n += nwg.x) {
     let row = a.oL + n * a.V;
-    let st = rowStats(row, a.V, a.invT, l);
+    let stats = rowStats(row, a.V, a.invT, l);
     if (l == 0u) {
+      rowAt = row;
+      st = stats;
       let u = f32(hash3(a.seed, a.stream, a.index + n) >> 8u) / 16777216.0;
-      var pick = 0u;
-      if (a.argmax != 0u) {
-        pick = nextAfter(row, st, 2.0, 0u);
-      } else if (a.topK > 0u && a.topK < a.V) {
-        var q = 2.0; var w = 0u; var total = 0.0;
-        for (var k = 0u; k < a.topK; k++) {
-          w = nextAfter(row, st, q, w); q = prob(row, w, st); total += q;
-        }
-        q = 2.0; w = 0u;
-        var acc = 0.0;
-        for (var k = 0u; k < a.topK; k++) {
-          w = nextAfter(row, st, q, w); q = prob(row, w, st);
-          acc += q / total;
-          pick = w;
-          if (u < acc) { break; }
-        }
-      } else {
-        var acc = 0.0;
-        pick = a.V;
-        for (var v = 0u; v < a.V; v++) {
-          acc += prob(row, v, st);
-          if (u < acc) { pick = v; break; }
-        }
-        // Rounding left u above the sum: the last id with a probability, as the host does.
-        if (pick == a.V) {
-          pick = 0u;
-          for (var v = a.V - 1u; v > 0u; v--) { if (prob(row, v, st) > 0.0) { pick = v; break; } }
-        }
-      }
+      let pick = drawId(u, a.V, a.topK, a.argmax != 0u);
       $ids[a.oIds + n] = i32(pick);
       $drawn[a.oDrawn + n] = f32(pick);
     }
