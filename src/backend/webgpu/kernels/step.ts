@@ -90,22 +90,22 @@ const EPILOGUES: Record<StepKind, Epilogue> = {
 export function stepDef(kind: StepKind, t: StepTile): KernelDef {
   const NG = gatesOf(kind), back = kind.endsWith('Back');
   const { BM, RM, BU, RU, BK } = t;
-  const TXU = BU / RU; // threads across the units
   const e = EPILOGUES[kind];
-  // Thread column c = q·RU + ru is gate q of unit tx + ru·TXU: tile column q·BU + tx + ru·TXU.
+  // Thread column c = q·RU + ru is gate q of unit tx·RU + ru: tile column q·BU + tx·RU + ru, so
+  // that a thread reads its RU units of each gate from workgroup memory in one vector read.
   const tile = gemmTileCode({ BM, BN: NG * BU, BK, RM, RN: NG * RU }, {
     a: { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
     // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
     b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n' } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k` },
     aOk: 'm0 + m < a.M', bOk: back ? 'j0 + n < a.U' : `j0 + n % ${BU}u < a.U`,
     aOffset: 'a.pA', bOffset: 'a.pB',
-    colOffset: (c) => Math.floor(c / RU) * BU + (c % RU) * TXU,
+    cols: { WB: RU, col: (c) => `(${Math.floor(c / RU) * BU}u + tx * ${RU}u + ${c % RU}u)` },
   });
   const gates = Array.from({ length: NG }, (_, q) => q);
   const biasTerm = (q: number): string => (kind === 'gru' ? ` + $bias[a.oBias + ${q}u * a.U + j]` : '');
   const units = Array.from({ length: RU }, (_, ru) => ru);
   const cells = tile.rows((r, b) => units.map((ru) =>
-    `  cell(${b}, j0 + tx + ${ru * TXU}u, ${gates.map((q) => tile.acc(r, q * RU + ru)).join(', ')});`).join('\n'));
+    `  cell(${b}, j0 + tx * ${RU}u + ${ru}u, ${gates.map((q) => tile.acc(r, q * RU + ru)).join(', ')});`).join('\n'));
   return {
     key: `step_${kind}_${BM}x${BU}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],

@@ -1,10 +1,12 @@
 // The tiled product that the matrix product (gemm.ts) and the fused recurrent step (step.ts)
 // share, generated as WGSL: a workgroup computes a BM×BN tile of op(A)·op(B),
-// K in steps of BK through workgroup memory; thread (tx, ty) holds RM×RN accumulators for rows
-// ty + r·TY and columns tx + colOffset(c), as named scalars: no thread-local array, which a
-// driver may keep in slow local memory (NVIDIA's did, for 8×8 accumulators indexed in loops).
-// The loads of the next K-step go out before the current step's arithmetic, so that their
-// latency hides behind it.
+// K in steps of BK through workgroup memory; thread (tx, ty) holds RM×RN accumulators as named
+// scalars: no thread-local array, which a driver may keep in slow local memory (NVIDIA's did,
+// for 8×8 accumulators indexed in loops). Its rows come in runs of up to 4 and its columns
+// likewise, each run one vector read of workgroup memory (an H200 trained 3–14% faster than
+// with a scalar read per value), with neighbouring threads' runs side by side so the reads of
+// a warp do not meet in a bank. The loads of the next K-step go out before the current step's
+// arithmetic, so that their latency hides behind it.
 
 export interface TileShape {
   BM: number; BN: number; BK: number; // tile of the product, and its K-step
@@ -18,7 +20,9 @@ export interface TileOptions {
   a: TileSide; b: TileSide;
   aOk: string; bOk: string; // whether tile row m (of A) or column n (of B) exists
   aOffset: string; bOffset: string;
-  colOffset?: (c: number) => number; // thread column c's offset from tx (default c·TX)
+  // Thread column c's tile column, in terms of tx (default: runs of up to 4 per thread,
+  // consecutive threads' runs side by side); columns come in runs of WB, each run contiguous.
+  cols?: { WB: number; col: (c: number) => string };
 }
 
 export interface TileCode {
@@ -36,9 +40,14 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   const { BM, BN, BK, RM, RN } = t;
   const TX = BN / RN, TY = BM / RM, NT = TX * TY, AS = BM + PAD, BS = BN + PAD;
   if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error(`tile ${BM}×${BN} is not ${RM}×${RN} per thread`);
-  const colOffset = o.colOffset ?? ((c: number) => c * TX);
   const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
   const acc = (r: number, c: number): string => `acc${r}_${c}`;
+  const run = (n: number): number => (n % 4 === 0 ? 4 : n % 2 === 0 ? 2 : 1);
+  const WA = run(RM), WB = o.cols?.WB ?? run(RN);
+  const row = (r: number): string => `((${Math.floor(r / WA) * TY}u + ty) * ${WA}u + ${r % WA}u)`;
+  const col = o.cols?.col ?? ((c: number): string => `((${Math.floor(c / WB) * TX}u + tx) * ${WB}u + ${c % WB}u)`);
+  const vecType = (w: number): string => (w === 1 ? 'f32' : `vec${w}f`);
+  const lane = (w: number, i: number): string => (w === 1 ? '' : `.${'xyzw'[i]}`);
 
   // One operand's tile: L loads per thread, each of element e = li + s·NT of the tile.
   const side = (name: 'A' | 'B', s: TileSide, ok: string, offset: string, size: number, stride: number) => {
@@ -53,7 +62,9 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
     // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
     // compilers (SwiftShader) take minutes over a few dozen guarded loads.
     const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < a.K); p${name}${i} = select(0.0, $${name}[${offset} + select(0u, ${s.at}, ok)], ok);`)} }`).join('\n');
-    const store = range(L).map((i) => `    { ${coords(i)} ${guard(`${name}s[k * ${stride}u + ${ix}] = p${name}${i};`)} }`).join('\n');
+    const W = name === 'A' ? WA : WB;
+    const at = W === 1 ? `${name}s[k * ${stride}u + ${ix}]` : `${name}s[(k * ${stride}u + ${ix}) / ${W}u][(k * ${stride}u + ${ix}) % ${W}u]`;
+    const store = range(L).map((i) => `    { ${coords(i)} ${guard(`${at} = p${name}${i};`)} }`).join('\n');
     return { regs, load, store };
   };
   const A = side('A', o.a, o.aOk, o.aOffset, BM, AS);
@@ -62,8 +73,10 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   // One k of the tile: a loop over k (whose index only addresses workgroup memory) keeps the
   // code short for compilers that run on the CPU (SwiftShader, llvmpipe); GPU drivers unroll it.
   const step = [
-    ...range(RM).map((r) => `let a${r} = As[kk * ${AS}u + ${r * TY}u + ty];`),
-    ...range(RN).map((c) => `let b${c} = Bs[kk * ${BS}u + ${colOffset(c)}u + tx];`),
+    ...range(RM / WA).map((g) => `let av${g} = As[(kk * ${AS}u + ${row(g * WA)}) / ${WA}u];`),
+    ...range(RM).map((r) => `let a${r} = av${Math.floor(r / WA)}${lane(WA, r % WA)};`),
+    ...range(RN / WB).map((g) => `let bv${g} = Bs[(kk * ${BS}u + ${col(g * WB)}) / ${WB}u];`),
+    ...range(RN).map((c) => `let b${c} = bv${Math.floor(c / WB)}${lane(WB, c % WB)};`),
     ...range(RM).flatMap((r) => range(RN).map((c) => `${acc(r, c)} = fma(a${r}, b${c}, ${acc(r, c)});`)),
   ].join(' ');
 
@@ -92,10 +105,10 @@ ${B.load}
   }`;
   return {
     threads: NT,
-    shared: `var<workgroup> As: array<f32, ${BK * AS}>;\nvar<workgroup> Bs: array<f32, ${BK * BS}>;`,
+    shared: `var<workgroup> As: array<${vecType(WA)}, ${(BK * AS) / WA}>;\nvar<workgroup> Bs: array<${vecType(WB)}, ${(BK * BS) / WB}>;`,
     body,
     acc,
-    rows: (f) => range(RM).map((r) => f(r, `(m0 + ty + ${r * TY}u)`)).join('\n'),
-    cols: (f) => range(RN).map((c) => f(c, `(n0 + tx + ${colOffset(c)}u)`)).join('\n'),
+    rows: (f) => range(RM).map((r) => f(r, `(m0 + ${row(r)})`)).join('\n'),
+    cols: (f) => range(RN).map((c) => f(c, `(n0 + ${col(c)})`)).join('\n'),
   };
 }
