@@ -62,14 +62,14 @@ const UMAX: u32 = ${SAMPLER_UNITS}u;
 var<workgroup> xv: array<f32, ${Math.max(inMax + H, H)}>; // [input | h of the step before]
 var<workgroup> pre: array<vec2f, ${G * SAMPLER_UNITS}>; // per owned row: (input side, hidden side) with biases
 ${cell === 'lstm' ? `var<workgroup> cst: array<f32, ${L * SAMPLER_UNITS}>; // the cells of the owned units` : ''}
-var<workgroup> lg: array<f32, ${V}>;
+var<workgroup> lg: array<f32, ${V}>; // the logits, then their probabilities
 var<workgroup> red: array<vec2f, ${NT}>;
 var<workgroup> cur: u32;
 var<private> failed: bool;
-var<private> st: vec2f;
 
+// lg holds the probabilities by the time of the draw.
 fn prob(v: u32) -> f32 {
-  return exp((lg[v] - st.x) * a.invT) * (1.0 / st.y);
+  return lg[v];
 }
 ${DRAW_WGSL}
 
@@ -87,12 +87,17 @@ fn half(i: u32, tag: u32) -> u32 {
   return 0u;
 }
 
-// xv[at + i] = slot's h[i] for every i, once written with the tag.
+// The half a word holds once it carries the tag: w as read, or read again until it does.
+fn settle(w: u32, i: u32, tag: u32) -> u32 {
+  if ((w >> 16u) == tag) { return w & 0xffffu; }
+  return half(i, tag);
+}
+
+// xv[at + i] = slot's h[i] for every i, once written with the tag. A thread's words are all
+// read before any is looked at, so that their round trips to memory overlap.
 fn take(slot: u32, tag: u32, at: u32, t: u32) {
-  for (var i = t; i < H; i += NT) {
-    let w = 2u * (slot * H + i);
-    xv[at + i] = bitcast<f32>(half(w, tag) | (half(w + 1u, tag) << 16u));
-  }
+  let w0 = 2u * slot * H;
+${takeCode(H)}
 }
 
 fn put(slot: u32, j: u32, tag: u32, v: f32) {
@@ -188,8 +193,9 @@ ${layers}
     var e = 0.0;
     for (var v = t; v < V; v += NT) { e += exp((lg[v] - m) * a.invT); }
     e = reduce(vec2f(e), t, false);
+    for (var v = t; v < V; v += NT) { lg[v] = exp((lg[v] - m) * a.invT) * (1.0 / e); }
+    workgroupBarrier();
     if (t == 0u) {
-      st = vec2f(m, e);
       let u = f32(hash3(a.seed, a.stream, a.index + s) >> 8u) / 16777216.0;
       let pick = drawId(u, V, a.topK, a.argmax != 0u);
       cur = pick;
@@ -276,4 +282,17 @@ function layerCode(s: SamplerShape, k: number, In: number): string {
       }
       workgroupBarrier();
     }`;
+}
+
+// take()'s body for one thread: its values i = t, t + NT, … < H, each two words, all loaded
+// first (a thread past the end reads the last value's words and drops them).
+function takeCode(H: number): string {
+  const per = Math.ceil(H / SAMPLER_WG), vs = Array.from({ length: per }, (_, v) => v);
+  return [
+    ...vs.map((v) => `  let i${v} = min(t + ${v * SAMPLER_WG}u, H - 1u);`),
+    ...vs.map((v) => `  let lo${v} = bitcast<u32>(atomicLoad(&$ex[a.oEx + w0 + 2u * i${v}]));\n  let hi${v} = bitcast<u32>(atomicLoad(&$ex[a.oEx + w0 + 2u * i${v} + 1u]));`),
+    ...vs.map((v) => `  if (t + ${v * SAMPLER_WG}u < H) {
+    xv[at + i${v}] = bitcast<f32>(settle(lo${v}, w0 + 2u * i${v}, tag) | (settle(hi${v}, w0 + 2u * i${v} + 1u, tag) << 16u));
+  }`),
+  ].join('\n');
 }

@@ -20,22 +20,30 @@ export interface StepTile {
   BK: number; // the K-step: as long as 16 KiB of workgroup memory allows, for fewer steps
 }
 
-// From most work per workgroup to least, all of 128 threads. A step is a small product, whose
-// time is as much latency as arithmetic, so it asks for more workgroups than a product does:
-// on an H200 (132 cores) the tile that makes at least about 240 was the fastest or close to it
-// for batch 128 and 256 (configs L and XL), forward and backward; smaller batches take the
-// smallest tile.
+// From most work per workgroup to least, all of 128 threads.
 const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 32 }, { BM: 16, RM: 2, BU: 64, RU: 4, BK: 32 },
   { BM: 8, RM: 1, BU: 64, RU: 4, BK: 32 }, { BM: 8, RM: 1, BU: 32, RU: 2, BK: 64 }];
 const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2, BK: 16 }, { BM: 16, RM: 2, BU: 32, RU: 2, BK: 16 },
   { BM: 8, RM: 1, BU: 32, RU: 2, BK: 16 }, { BM: 8, RM: 1, BU: 16, RU: 1, BK: 32 }];
-export const STEP_OCCUPANCY = 2; // times the occupancy a product asks for
 export const gatesOf = (kind: StepKind): number => (kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1);
 
-/** The largest tile that makes enough workgroups (STEP_OCCUPANCY times a product's `occupancy`), else the smallest. */
+/**
+ * The workgroups a step asks for, in times a product's occupancy. A step is a small product,
+ * whose time is as much latency as arithmetic. Measured on an H200 (132 cores): the gated
+ * forward steps ran fastest on the largest tile that makes a product's count (32×32 for
+ * config XL, 16×32 for L); the backward steps of L on the one that makes twice that (8×32),
+ * but those of XL, with eight times the work per step, again on a product's count (32×64).
+ */
+export function stepOccupancy(kind: StepKind, B: number, H: number): number {
+  if (gatesOf(kind) > 1) return 1;
+  const K = (kind.startsWith('lstm') ? 4 : kind.startsWith('gru') ? 3 : 1) * H;
+  return B * H * K >= 2 ** 30 ? 1 : 2;
+}
+
+/** The largest tile that makes enough workgroups (stepOccupancy times a product's `occupancy`), else the smallest. */
 export function pickStepTile(kind: StepKind, B: number, H: number, occupancy: number): StepTile {
-  const tiles = gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE;
-  return tiles.find((t) => Math.ceil(B / t.BM) * Math.ceil(H / t.BU) >= STEP_OCCUPANCY * occupancy) ?? tiles[tiles.length - 1];
+  const tiles = gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE, want = stepOccupancy(kind, B, H) * occupancy;
+  return tiles.find((t) => Math.ceil(B / t.BM) * Math.ceil(H / t.BU) >= want) ?? tiles[tiles.length - 1];
 }
 
 interface Epilogue {
