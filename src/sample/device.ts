@@ -2,7 +2,8 @@
 // drawn at one step is the next step's input without leaving the device, and a chunk of
 // steps comes back in one read. On a GPU a read-back is a round trip of tens of microseconds,
 // so this replaces one wait per character with one per chunk; while the host hands out one
-// chunk, the device already runs the next.
+// chunk, the device already runs the next. With one stream, a backend that samples in its own
+// loop (Backend.sampleLoop) runs a chunk in one call.
 import { sub, type DrawOptions, type SamplerNet } from '../backend/backend.js';
 import type { CharLM, RecurrentState } from '../model/charlm.js';
 
@@ -72,8 +73,11 @@ function samplerNet(model: CharLM, state: RecurrentState): SamplerNet {
   };
 }
 
-// A loop whose workgroups lost step with each other marks its draws −1 (kernels/sampler.ts).
+// A loop whose workgroups lost step with each other (a wait gave up) marks its draws −1.
 function checked(ids: Float32Array, V: number): Float32Array {
-  for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`the device sampler drew ${id}, outside the vocabulary of ${V}`);
+  for (const id of ids) {
+    if (id === -1) throw new Error('the sampling loop\'s workgroups lost step with each other (a wait on the GPU gave up)');
+    if (!(id >= 0 && id < V)) throw new Error(`the device sampler drew ${id}, outside the vocabulary of ${V}`);
+  }
   return ids;
 }
