@@ -13,10 +13,8 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { pickStepTile, stepDef, type StepKind } from './kernels/step.js';
-import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
-
-const CELL_GATES: Record<StepKind, number> = { lstm: 4, gru: 3, rnn: 1, lstmBack: 4, gruBack: 3, rnnBack: 1 };
+import { cellGatesOf, pickStepTile, stepDef, type StepKind } from './kernels/step.js';
+import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 // Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
 // a product with the step that consumes it (kernels/step.ts) or with the biases added to its
@@ -277,7 +275,7 @@ export class WebGPUBackend implements Backend {
       dec: net.dec.offset, decB: net.decB.offset, enc: net.enc?.offset ?? 0,
     };
     if (samplerSharedBytes(shape) > this.device.limits.maxComputeWorkgroupStorageSize) return null;
-    const def0 = samplerDef(shape), def = this.defOf(def0.key, () => def0);
+    const def = this.defOf(samplerKey(shape), () => samplerDef(shape));
     const h = this.f(net.h), c = net.c ? this.f(net.c) : h;
     let made = this.samplers.get(def.key);
     if (!made) this.samplers.set(def.key, (made = this.makeSampler(def, shape, [params, h, c])));
@@ -389,7 +387,7 @@ export class WebGPUBackend implements Backend {
    */
   private fuse(kind: StepKind, into: Slice, B: number, H: number, ins: Slice[], outs: Slice[], extra: number[]): boolean {
     const p = this.pending;
-    const back = kind.endsWith('Back'), gates = CELL_GATES[kind];
+    const back = kind.endsWith('Back'), gates = cellGatesOf(kind);
     const [N, K] = back ? [H, gates * H] : [gates * H, H];
     if (!p || !same(p.C, into) || p.transA || p.transB === back || p.M !== B || p.N !== N || p.K !== K ||
       p.biases.length !== (kind === 'gru' ? 1 : 0)) return false;

@@ -2,18 +2,28 @@
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
 
-// The arithmetic of the LSTM step for unit j of row b, given its four pre-activations.
-// Shared with the step fused into its recurrent product (step.ts), as are the GRU's below.
-export const LSTM_FORWARD_WGSL = /* wgsl */ `
-fn lstmCell(pi: f32, pf: f32, pg: f32, po: f32, cPrev: f32, ao: u32, H: u32, co: u32) {
+// One LSTM unit's gates, cell and output from its four pre-activations and previous cell: the
+// arithmetic of every kernel that steps an LSTM (these, the fused steps, the sampling loop).
+export const LSTM_MATH_WGSL = /* wgsl */ `
+struct LstmUnit { i: f32, f: f32, g: f32, o: f32, c: f32, h: f32 }
+
+fn lstmMath(pi: f32, pf: f32, pg: f32, po: f32, cPrev: f32) -> LstmUnit {
   let ig = sigmoid(pi);
   let fg = sigmoid(pf);
   let gg = tanh_(pg);
   let og = sigmoid(po);
-  $act[ao] = ig; $act[ao + H] = fg; $act[ao + 2u * H] = gg; $act[ao + 3u * H] = og;
   let cn = fg * cPrev + ig * gg;
-  $c[a.oC + co] = cn;
-  $h[a.oH + co] = og * tanh_(cn);
+  return LstmUnit(ig, fg, gg, og, cn, og * tanh_(cn));
+}`;
+
+// The LSTM step for unit j of row b, given its four pre-activations. Shared with the step
+// fused into its recurrent product (step.ts), as are the GRU's below.
+export const LSTM_FORWARD_WGSL = LSTM_MATH_WGSL + /* wgsl */ `
+fn lstmCell(pi: f32, pf: f32, pg: f32, po: f32, cPrev: f32, ao: u32, H: u32, co: u32) {
+  let q = lstmMath(pi, pf, pg, po, cPrev);
+  $act[ao] = q.i; $act[ao + H] = q.f; $act[ao + 2u * H] = q.g; $act[ao + 3u * H] = q.o;
+  $c[a.oC + co] = q.c;
+  $h[a.oH + co] = q.h;
 }`;
 
 export const lstmStep: KernelDef = {
@@ -52,16 +62,26 @@ export const lstmStepBackward: KernelDef = {
     lstmCellBackward($dh[a.oDh + i], i, b, i - b * a.H, a.H);`),
 };
 
+// One GRU unit's gates and output from its input side (xr, xz, xn, with b_ih), hidden side
+// (hr, hz, hn, with b_hh) and previous h, for every kernel that steps a GRU.
+export const GRU_MATH_WGSL = /* wgsl */ `
+struct GruUnit { r: f32, z: f32, n: f32, h: f32 }
+
+fn gruMath(xr: f32, xz: f32, xn: f32, hr: f32, hz: f32, hn: f32, hPrev: f32) -> GruUnit {
+  let r = sigmoid(xr + hr);
+  let z = sigmoid(xz + hz);
+  let nn = tanh_(xn + r * hn);
+  return GruUnit(r, z, nn, (1.0 - z) * nn + z * hPrev);
+}`;
+
 // Unit j of row b of the GRU step, given the hidden side's products hr, hz, hn (with b_hh).
-export const GRU_FORWARD_WGSL = /* wgsl */ `
+export const GRU_FORWARD_WGSL = GRU_MATH_WGSL + /* wgsl */ `
 fn gruCell(hr: f32, hz: f32, hn: f32, i: u32, b: u32, j: u32, H: u32) {
   let x = a.oXi + b * 3u * H + j;
-  let r = sigmoid($xi[x] + hr);
-  let z = sigmoid($xi[x + H] + hz);
-  let nn = tanh_($xi[x + 2u * H] + r * hn);
+  let q = gruMath($xi[x], $xi[x + H], $xi[x + 2u * H], hr, hz, hn, $hPrev[a.oHp + i]);
   let ao = a.oAct + b * 3u * H + j;
-  $act[ao] = r; $act[ao + H] = z; $act[ao + 2u * H] = nn;
-  $h[a.oH + i] = (1.0 - z) * nn + z * $hPrev[a.oHp + i];
+  $act[ao] = q.r; $act[ao + H] = q.z; $act[ao + 2u * H] = q.n;
+  $h[a.oH + i] = q.h;
 }`;
 
 export const gruStep: KernelDef = {

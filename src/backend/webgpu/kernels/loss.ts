@@ -4,14 +4,15 @@ import type { KernelDef } from '../program.js';
 
 const ROW_WG = 64;
 
-// Reductions over a row of V values held in $logits at `row`; tmp[] is scratch.
-const ROW_REDUCE = /* wgsl */ `
-var<workgroup> tmp: array<f32, ${ROW_WG}>;
+/** Max and sum over a workgroup of `threads` threads (a power of two) through tmp[]. */
+export function reduceWgsl(threads: number): string {
+  return /* wgsl */ `
+var<workgroup> tmp: array<f32, ${threads}>;
 
 fn reduceMax(x: f32, l: u32) -> f32 {
   tmp[l] = x;
   workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {
+  for (var s = ${threads / 2}u; s > 0u; s >>= 1u) {
     if (l < s) { tmp[l] = max(tmp[l], tmp[l + s]); }
     workgroupBarrier();
   }
@@ -23,14 +24,18 @@ fn reduceMax(x: f32, l: u32) -> f32 {
 fn reduceSum(x: f32, l: u32) -> f32 {
   tmp[l] = x;
   workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {
+  for (var s = ${threads / 2}u; s > 0u; s >>= 1u) {
     if (l < s) { tmp[l] = tmp[l] + tmp[l + s]; }
     workgroupBarrier();
   }
   let r = tmp[0];
   workgroupBarrier();
   return r;
+}`;
 }
+
+// Reductions over a row of V values held in $logits at `row`.
+const ROW_REDUCE = reduceWgsl(ROW_WG) + /* wgsl */ `
 
 // The row's maximum and Σ exp((x − max)·invT).
 fn rowStats(row: u32, V: u32, invT: f32, l: u32) -> vec2f {

@@ -18,7 +18,9 @@
 // wait for ever. The backend first probes the count (n = 0: each arrives, then waits for all),
 // and every wait gives up after SPIN polls, so a miscount ends in an error, not a hang.
 import type { KernelDef } from '../program.js';
-import { DRAW_WGSL } from './loss.js';
+import { GRU_MATH_WGSL, LSTM_MATH_WGSL } from './cells.js';
+import { DRAW_WGSL, reduceWgsl } from './loss.js';
+import { cellGatesOf } from './step.js';
 
 export type SamplerCell = 'lstm' | 'gru' | 'rnn';
 
@@ -35,20 +37,23 @@ export const SAMPLER_UNITS = 256; // hidden units per workgroup at most: one thr
 const SPIN = 1 << 20; // polls before a wait gives up
 const PROBE_SPIN = 1 << 16;
 
-const gatesOf = (c: SamplerCell): number => (c === 'lstm' ? 4 : c === 'gru' ? 3 : 1);
-
 /** Words of the exchange buffer: two slots of H values per layer, two words each, then the flags. */
 export const exchangeWords = (s: SamplerShape): number => 4 * s.L * s.H + 2;
 
 /** Bytes of workgroup memory the kernel declares. */
 export function samplerSharedBytes(s: SamplerShape): number {
   const inMax = s.L > 1 ? Math.max(s.E, s.H) : s.E;
-  const x = Math.max(inMax + s.H, s.H), pre = gatesOf(s.cell) * SAMPLER_UNITS, cst = s.cell === 'lstm' ? s.L * SAMPLER_UNITS : 0;
-  return 4 * (x + 2 * pre + cst + s.V + 2 * SAMPLER_WG + 1);
+  const x = Math.max(inMax + s.H, s.H), pre = cellGatesOf(s.cell) * SAMPLER_UNITS, cst = s.cell === 'lstm' ? s.L * SAMPLER_UNITS : 0;
+  return 4 * (x + 2 * pre + cst + s.V + 3 * SAMPLER_WG + 1); // … + red (vec2f) + reduceWgsl's tmp + cur
+}
+
+/** What makes one sampler kernel differ from another: the shape and the tensors' offsets. */
+export function samplerKey(s: SamplerShape): string {
+  return `sampler:${s.cell}:${s.L}:${s.H}:${s.V}:${s.E}:${[...s.wih, ...s.whh, ...s.bih, ...s.bhh, s.dec, s.decB, s.enc].join(',')}`;
 }
 
 export function samplerDef(s: SamplerShape): KernelDef {
-  const { cell, L, H, V, E } = s, G = gatesOf(cell), NT = SAMPLER_WG;
+  const { cell, L, H, V, E } = s, G = cellGatesOf(cell), NT = SAMPLER_WG;
   const inMax = L > 1 ? Math.max(E, H) : E;
   const fail = 4 * L * H, arrive = fail + 1;
   const layers = Array.from({ length: L }, (_, k) => layerCode(s, k, k === 0 ? E : H)).join('\n');
@@ -63,7 +68,7 @@ var<workgroup> xv: array<f32, ${Math.max(inMax + H, H)}>; // [input | h of the s
 var<workgroup> pre: array<vec2f, ${G * SAMPLER_UNITS}>; // per owned row: (input side, hidden side) with biases
 ${cell === 'lstm' ? `var<workgroup> cst: array<f32, ${L * SAMPLER_UNITS}>; // the cells of the owned units` : ''}
 var<workgroup> lg: array<f32, ${V}>; // the logits, then their probabilities
-var<workgroup> red: array<vec2f, ${NT}>;
+var<workgroup> red: array<vec2f, ${NT}>; // the lanes' partial sums of a row
 var<workgroup> cur: u32;
 var<private> failed: bool;
 
@@ -130,17 +135,8 @@ fn lanesFor(R: u32) -> u32 {
   return tpr;
 }
 
-fn reduce(x: vec2f, t: u32, isMax: bool) -> f32 {
-  red[t] = x;
-  workgroupBarrier();
-  for (var q = NT / 2u; q > 0u; q >>= 1u) {
-    if (t < q) { red[t] = select(red[t] + red[t + q], max(red[t], red[t + q]), isMax); }
-    workgroupBarrier();
-  }
-  let r = red[0].x;
-  workgroupBarrier();
-  return r;
-}
+${reduceWgsl(NT)}
+${cell === 'lstm' ? LSTM_MATH_WGSL : cell === 'gru' ? GRU_MATH_WGSL : ''}
 
 @compute @workgroup_size(${NT})
 fn main(@builtin(workgroup_id) wgid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
@@ -189,10 +185,10 @@ ${layers}
     }
     var m = -3.0e38;
     for (var v = t; v < V; v += NT) { m = max(m, lg[v]); }
-    m = reduce(vec2f(m), t, true);
+    m = reduceMax(m, t);
     var e = 0.0;
     for (var v = t; v < V; v += NT) { e += exp((lg[v] - m) * a.invT); }
-    e = reduce(vec2f(e), t, false);
+    e = reduceSum(e, t);
     for (var v = t; v < V; v += NT) { lg[v] = exp((lg[v] - m) * a.invT) * (1.0 / e); }
     workgroupBarrier();
     if (t == 0u) {
@@ -208,7 +204,7 @@ ${layers}
   }
 }`;
   return {
-    key: `sampler:${cell}:${L}:${H}:${V}:${E}:${[...s.wih, ...s.whh, ...s.bih, ...s.bhh, s.dec, s.decB, s.enc].join(',')}`,
+    key: samplerKey(s),
     bufs: [{ name: 'p' }, { name: 'h', write: true }, { name: 'c', write: true }, { name: 'ids', int: true, write: true },
       { name: 'drawn', write: true }, { name: 'ex', int: true, write: true, atomic: true }],
     args: [['oH', 'u32'], ['oC', 'u32'], ['oIn', 'u32'], ['oOut', 'u32'], ['oDrawn', 'u32'], ['oEx', 'u32'], ['n', 'u32'],
@@ -221,25 +217,20 @@ ${layers}
 // gate rows' products into pre, then the cell, which publishes h (and at the last step
 // leaves h and c in the state).
 function layerCode(s: SamplerShape, k: number, In: number): string {
-  const { cell, V, E } = s, G = gatesOf(cell);
+  const { cell, V, E } = s, G = cellGatesOf(cell);
   const input = k > 0 ? `take(${2 * (k - 1)}u + par, tag, 0u, t);`
     : E > 0 ? `for (var i = t; i < E; i += NT) { xv[i] = $p[${s.enc}u + cur * E + i]; }` : '';
   const inputDot = k === 0 && E === 0 ? '' : `ax = dotLane(${s.wih[k]}u + row * ${In}u, ${In}u, 0u, lane, tpr);`;
   const gather = k === 0 && E === 0 ? ` + $p[${s.wih[k]}u + row * ${V}u + cur]` : '';
   const cellCode = cell === 'lstm' ? `
-        let ig = sigmoid(pre[t].x + pre[t].y);
-        let fg = sigmoid(pre[U + t].x + pre[U + t].y);
-        let gg = tanh_(pre[2u * U + t].x + pre[2u * U + t].y);
-        let og = sigmoid(pre[3u * U + t].x + pre[3u * U + t].y);
-        let cn = fg * cst[${k}u * UMAX + t] + ig * gg;
-        cst[${k}u * UMAX + t] = cn;
-        let hv = og * tanh_(cn);
-        if (s + 1u == a.n) { $c[a.oC + ${k}u * H + j] = cn; }`
+        let q = lstmMath(pre[t].x + pre[t].y, pre[U + t].x + pre[U + t].y, pre[2u * U + t].x + pre[2u * U + t].y,
+          pre[3u * U + t].x + pre[3u * U + t].y, cst[${k}u * UMAX + t]);
+        cst[${k}u * UMAX + t] = q.c;
+        let hv = q.h;
+        if (s + 1u == a.n) { $c[a.oC + ${k}u * H + j] = q.c; }`
     : cell === 'gru' ? `
-        let r = sigmoid(pre[t].x + pre[t].y);
-        let z = sigmoid(pre[U + t].x + pre[U + t].y);
-        let nn = tanh_(pre[2u * U + t].x + r * pre[2u * U + t].y);
-        let hv = (1.0 - z) * nn + z * xv[${In}u + j];`
+        let hv = gruMath(pre[t].x, pre[U + t].x, pre[2u * U + t].x, pre[t].y, pre[U + t].y, pre[2u * U + t].y,
+          xv[${In}u + j]).h;`
       : `
         let hv = tanh_(pre[t].x + pre[t].y);`;
   return /* wgsl */ `

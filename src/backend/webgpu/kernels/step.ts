@@ -25,7 +25,10 @@ const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 32 }, { BM: 
   { BM: 8, RM: 1, BU: 64, RU: 4, BK: 32 }, { BM: 8, RM: 1, BU: 32, RU: 2, BK: 64 }];
 const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2, BK: 16 }, { BM: 16, RM: 2, BU: 32, RU: 2, BK: 16 },
   { BM: 8, RM: 1, BU: 32, RU: 2, BK: 16 }, { BM: 8, RM: 1, BU: 16, RU: 1, BK: 32 }];
+/** Gate columns of a fused step's product: a forward step's gates; a backward step's product is dh alone. */
 export const gatesOf = (kind: StepKind): number => (kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1);
+/** Gates of the step's cell, forward or backward. */
+export const cellGatesOf = (kind: StepKind): number => (kind.startsWith('lstm') ? 4 : kind.startsWith('gru') ? 3 : 1);
 
 /**
  * The workgroups a step asks for, in times a product's occupancy. A step is a small product,
@@ -36,8 +39,7 @@ export const gatesOf = (kind: StepKind): number => (kind === 'lstm' ? 4 : kind =
  */
 export function stepOccupancy(kind: StepKind, B: number, H: number): number {
   if (gatesOf(kind) > 1) return 1;
-  const K = (kind.startsWith('lstm') ? 4 : kind.startsWith('gru') ? 3 : 1) * H;
-  return B * H * K >= 2 ** 30 ? 1 : 2;
+  return B * H * cellGatesOf(kind) * H >= 2 ** 30 ? 1 : 2;
 }
 
 /** The largest tile that makes enough workgroups (stepOccupancy times a product's `occupancy`), else the smallest. */
