@@ -4,7 +4,8 @@
 // of one training iteration, then replays each group of them `reps` times between two flushes:
 // a recurrent product with the cell step that fuses into it, a product on its own, or every
 // call of one other kernel. The products and fused steps are replayed under each tile the
-// backend can pick for their shape; the table marks the one it picks (*) and the fastest.
+// backend can pick for their shape, the steps also split along K into 2, 4, … slices (÷n);
+// the table marks the variant the backend picks (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn; where the
 // backend samples in its own loop (one dispatch per chunk), it prints the time per character.
 // Replays run on whatever the buffers hold by then: the timing, not the values, is the point.
@@ -30,7 +31,7 @@ const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
 const { pickTile } = await load('dist/src/backend/webgpu/kernels/gemm.js');
-const { pickStepTile } = await load('dist/src/backend/webgpu/kernels/step.js');
+const { pickStepTile, sliceStep } = await load('dist/src/backend/webgpu/kernels/step.js');
 const backend = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));
 
@@ -45,14 +46,40 @@ interceptCalls(backend, (name, args, call) => {
 });
 
 const gemmLabel = ([tA, tB, M, N, K]) => `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K}`;
-const gemmTile = (g, occ) => pickTile(g[2], g[3], occ);
-const tileName = (t) => t.name ?? `${t.BM}×${t.BU}`;
+const SLICES = [1, 2, 4, 8, 16, 32];
 
-/** The iteration's calls in groups: { key, instances: [[name, args][]], tileOf?(occupancy) }. */
+// A variant is set up by `use` (and undone by `done`): a product's tile follows the backend's
+// occupancy; a step's plan (tile and slices) is the backend's stepPlan, replaced for the replay.
+const planOf = backend.stepPlan;
+const occDefault = backend.occupancy;
+const useOccupancy = (occ) => ({ use: () => { backend.occupancy = occ; }, done: () => { backend.occupancy = occDefault; } });
+const usePlan = (plan) => ({ use: () => { backend.stepPlan = () => plan; }, done: () => { backend.stepPlan = planOf; } });
+
+/** A product's variants: tile name → how to pick it. */
+function gemmVariants([, , M, N]) {
+  const v = new Map();
+  for (const occ of OCCUPANCIES) { const { name } = pickTile(M, N, occ); if (!v.has(name)) v.set(name, useOccupancy(occ)); }
+  return v;
+}
+const planLabel = ({ tile, slices }) => `${tile.BM}×${tile.BU}${slices > 1 ? ` ÷${slices}` : ''}`;
+/** A step's variants: each tile, whole and in as many of SLICES as its K allows. */
+function stepVariants(kind, B, H) {
+  const v = new Map();
+  for (const occ of OCCUPANCIES) {
+    const t = pickStepTile(kind, B, H, occ), tiles = Math.ceil(B / t.BM) * Math.ceil(H / t.BU);
+    for (const want of SLICES) {
+      const plan = sliceStep(kind, t, B, H, want * tiles), label = planLabel(plan);
+      if (!v.has(label)) v.set(label, usePlan(plan));
+    }
+  }
+  return v;
+}
+
+/** The iteration's calls in groups: { key, instances: [[name, args][]], variants?(), chosen? }. */
 function groupsOf(list) {
   const groups = new Map();
-  const add = (key, instance, tileOf, flops) => {
-    const g = groups.get(key) ?? { key, instances: [], tileOf, flops: 0 };
+  const add = (key, instance, variants, chosen, flops) => {
+    const g = groups.get(key) ?? { key, instances: [], variants, chosen, flops: 0 };
     g.instances.push(instance); g.flops += flops;
     groups.set(key, g);
   };
@@ -61,12 +88,13 @@ function groupsOf(list) {
     const next = list[i + 1];
     if (name === 'gemm' && next && STEPS[next[0]]) {
       const kind = STEPS[next[0]], [B, H] = next[1].slice(-2);
-      add(`${next[0]} + gemm ${gemmLabel(args)}`, [list[i], next], (occ) => pickStepTile(kind, B, H, occ), 2 * args[2] * args[3] * args[4]);
+      add(`${next[0]} + gemm ${gemmLabel(args)}`, [list[i], next], () => stepVariants(kind, B, H),
+        planLabel(backend.stepPlan(kind, B, H)), 2 * args[2] * args[3] * args[4]);
       i++;
     } else if (name === 'gemm') {
-      add(`gemm ${gemmLabel(args)}`, [list[i]], (occ) => gemmTile(args, occ), 2 * args[2] * args[3] * args[4]);
+      add(`gemm ${gemmLabel(args)}`, [list[i]], () => gemmVariants(args), pickTile(args[2], args[3], backend.occupancy).name, 2 * args[2] * args[3] * args[4]);
     } else {
-      add(name, [list[i]], null, 0);
+      add(name, [list[i]], null, null, 0);
     }
   }
   return [...groups.values()];
@@ -84,18 +112,15 @@ async function timeGroup(g) {
 
 /** Replays the groups of `list` and prints where the time goes, per `units` (iterations or characters). */
 async function report(list, title, measured, units, chars) {
-  const occDefault = backend.occupancy;
   const rows = [];
   for (const g of groupsOf(list)) {
-    const variants = new Map(); // tile name → occupancy that picks it
-    if (g.tileOf) for (const occ of OCCUPANCIES) { const t = tileName(g.tileOf(occ)); if (!variants.has(t)) variants.set(t, occ); }
-    const chosen = g.tileOf ? tileName(g.tileOf(occDefault)) : null;
+    const chosen = g.chosen;
     const timed = [];
-    for (const [tile, occ] of variants.size ? variants : new Map([[null, occDefault]])) {
-      backend.occupancy = occ;
+    for (const [tile, { use, done }] of g.variants ? g.variants() : new Map([[null, { use() {}, done() {} }]])) {
+      use();
       timed.push({ tile, s: (await timeGroup(g)) / units });
+      done();
     }
-    backend.occupancy = occDefault;
     const mine = timed.find((v) => v.tile === chosen) ?? timed[0];
     const best = timed.reduce((a, b) => (b.s < a.s ? b : a));
     rows.push({ key: g.key, calls: g.instances.length / units, s: mine.s, flops: g.flops / units, timed, chosen, best });

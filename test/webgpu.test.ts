@@ -15,6 +15,7 @@ import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js'
 import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
+import { pickStep, type StepKind } from '../src/backend/webgpu/kernels/step.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
 import { CharLM } from '../src/model/charlm.js';
@@ -45,7 +46,7 @@ const SUM_TOL = 2e-6;
 
 // Backends on the same device that pick their tiles for a GPU of another size: occupancy 1
 // takes the largest tile for every product, Infinity the smallest, 10 the ones between.
-const sized = (occupancy: number): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy });
+const sized = (occupancy: number, slices = 0): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy, stepSlicing: { groups: slices, minMacs: 0 } });
 
 t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile; beta = 0 ignores NaN in C', async () => {
   // From a matrix-vector product (M = 1) to shapes that span several tiles of each size.
@@ -137,57 +138,67 @@ t('LSTM, GRU and tanh cells forward and backward, with states sharing one buffer
 // Each step as the layers record it (src/model/*.ts): the recurrent product, then the cell.
 // The reference runs them one after the other; the webgpu backend runs each pair as one
 // dispatch, on every tile, with the states of all steps in one buffer as the layers keep them.
-t('recurrent steps fused with their product equal the product then the cell, on every tile', async () => {
-  // A step asks for once or twice the workgroups of a product (stepOccupancy): with B = 33 and
-  // H = 70, these reach every tile of both lists either way.
-  for (const occupancy of [1, 3, 5, 8, 12, Infinity]) for (const [B, H] of [[1, 5], [3, 17], [33, 70]]) {
-    const be = sized(occupancy), p = new Twins(be);
-    const fused = async (label: string, n: number, run: (be: Backend, s: Pick) => void): Promise<void> => {
+t('recurrent steps fused with their product equal the product then the cell, on every tile, whole or in K slices', async () => {
+  // Whole, a step asks for once or twice the workgroups of a product (stepOccupancy): with
+  // B = 33 and H = 70, these reach every tile of both lists either way. Split (stepSlicing with
+  // groups > 0, here at any size), it runs on the largest tile in K slices, two dispatches: at
+  // occupancy Infinity in as many slices as K allows, the last one short of a whole K-step;
+  // H = 260 gives the ungated steps' long K-steps room for two slices.
+  const sliced = new Set<StepKind>();
+  for (const [occupancy, factor] of [[1, 0], [3, 0], [5, 0], [8, 0], [12, 0], [Infinity, 0], [8, 2], [Infinity, 1]]) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
+    const be = sized(occupancy, factor), p = new Twins(be);
+    const fused = async (label: string, kind: StepKind, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
       p.run(run);
-      assert.equal(be.stats.dispatches - before, n, `${label}: dispatches`);
+      const { slices } = pickStep(kind, B, H, occupancy, { groups: factor, minMacs: 0 });
+      if (slices > 1) sliced.add(kind);
+      assert.equal(be.stats.dispatches - before, slices > 1 ? 2 : 1, `${label}: dispatches`);
     };
-    const tag = `B=${B} H=${H} occupancy ${occupancy}`;
+    const tag = `B=${B} H=${H} occupancy ${occupancy} slices ×${factor}`;
+    // The products sum K terms of magnitude below 1 in another order (by tile, by slice): the
+    // difference grows with K, and what the cell computes from them inherits it.
+    const tol = (K: number): number => CELL_TOL + K * 2 ** -22;
     const hs = p.f(2 * B * H), whh4 = p.f(4 * H * H, -0.3, 0.3), pre = p.f(B * 4 * H, -2, 2), cs = p.f(2 * B * H);
     const act = p.f(B * 4 * H), h = (s: Pick): Slice => sub(s(hs), 0, B * H), hNext = (s: Pick): Slice => sub(s(hs), B * H, B * H);
-    await fused(`lstm ${tag}`, 1, (be, s) => {
+    await fused(`lstm ${tag}`, 'lstm', (be, s) => {
       be.gemm(false, true, B, 4 * H, H, 1, h(s), s(whh4), 1, s(pre));
       be.lstmStep(s(pre), sub(s(cs), 0, B * H), s(act), sub(s(cs), B * H, B * H), hNext(s), B, H);
     });
-    for (const [x, n] of [[pre, 'pre'], [act, 'act'], [cs, 'c'], [hs, 'h']] as const) await p.same(x, `lstm ${n} ${tag}`, CELL_TOL);
+    for (const [x, n] of [[pre, 'pre'], [act, 'act'], [cs, 'c'], [hs, 'h']] as const) await p.same(x, `lstm ${n} ${tag}`, tol(H));
     const dhs = p.f(2 * B * H), dc = p.f(B * H), dpre = p.f(2 * B * 4 * H);
-    await fused(`lstmBack ${tag}`, 1, (be, s) => {
+    await fused(`lstmBack ${tag}`, 'lstmBack', (be, s) => {
       be.gemm(false, false, B, H, 4 * H, 1, sub(s(dpre), B * 4 * H, B * 4 * H), s(whh4), 1, sub(s(dhs), 0, B * H));
       be.lstmStepBackward(s(act), sub(s(cs), B * H, B * H), sub(s(cs), 0, B * H), sub(s(dhs), 0, B * H), s(dc), sub(s(dpre), 0, B * 4 * H), B, H);
     });
-    for (const [x, n] of [[dhs, 'dh'], [dc, 'dc'], [dpre, 'dpre']] as const) await p.same(x, `lstmBack ${n} ${tag}`, CELL_TOL);
+    for (const [x, n] of [[dhs, 'dh'], [dc, 'dc'], [dpre, 'dpre']] as const) await p.same(x, `lstmBack ${n} ${tag}`, tol(4 * H));
 
     const whh3 = p.f(3 * H * H, -0.3, 0.3), bhh = p.f(3 * H), xi = p.f(B * 3 * H, -2, 2), hh = p.f(B * 3 * H), gact = p.f(B * 3 * H);
-    await fused(`gru ${tag}`, 1, (be, s) => {
+    await fused(`gru ${tag}`, 'gru', (be, s) => {
       be.gemm(false, true, B, 3 * H, H, 1, h(s), s(whh3), 0, s(hh));
       be.addBias(s(hh), s(bhh), B, 3 * H);
       be.gruStep(s(xi), s(hh), h(s), s(gact), hNext(s), B, H);
     });
-    for (const [x, n] of [[hh, 'hh'], [gact, 'act'], [hs, 'h']] as const) await p.same(x, `gru ${n} ${tag}`, CELL_TOL);
+    for (const [x, n] of [[hh, 'hh'], [gact, 'act'], [hs, 'h']] as const) await p.same(x, `gru ${n} ${tag}`, tol(H));
     const dhh = p.f(2 * B * 3 * H), dxi = p.f(B * 3 * H), ghs = p.f(3 * B * H);
-    await fused(`gruBack ${tag}`, 1, (be, s) => {
+    await fused(`gruBack ${tag}`, 'gruBack', (be, s) => {
       be.gemm(false, false, B, H, 3 * H, 1, sub(s(dhh), B * 3 * H, B * 3 * H), s(whh3), 1, sub(s(ghs), B * H, B * H));
       be.gruStepBackward(s(gact), s(hh), h(s), sub(s(ghs), B * H, B * H), s(dxi), sub(s(dhh), 0, B * 3 * H), sub(s(ghs), 0, B * H), B, H);
     });
-    for (const [x, n] of [[dhh, 'dhh'], [dxi, 'dxi'], [ghs, 'dh']] as const) await p.same(x, `gruBack ${n} ${tag}`, CELL_TOL);
+    for (const [x, n] of [[dhh, 'dhh'], [dxi, 'dxi'], [ghs, 'dh']] as const) await p.same(x, `gruBack ${n} ${tag}`, tol(3 * H));
 
     const whh1 = p.f(H * H, -0.3, 0.3), rpre = p.f(2 * B * H, -2, 2), rdh = p.f(2 * B * H);
-    await fused(`rnn ${tag}`, 1, (be, s) => {
+    await fused(`rnn ${tag}`, 'rnn', (be, s) => {
       be.gemm(false, true, B, H, H, 1, h(s), s(whh1), 1, sub(s(rpre), 0, B * H));
       be.tanhForward(sub(s(rpre), 0, B * H), hNext(s), B * H);
     });
-    for (const [x, n] of [[rpre, 'pre'], [hs, 'h']] as const) await p.same(x, `rnn ${n} ${tag}`, CELL_TOL);
-    await fused(`rnnBack ${tag}`, 1, (be, s) => {
+    for (const [x, n] of [[rpre, 'pre'], [hs, 'h']] as const) await p.same(x, `rnn ${n} ${tag}`, tol(H));
+    await fused(`rnnBack ${tag}`, 'rnnBack', (be, s) => {
       be.gemm(false, false, B, H, H, 1, sub(s(rpre), B * H, B * H), s(whh1), 1, sub(s(rdh), 0, B * H));
       be.tanhBackward(h(s), sub(s(rdh), 0, B * H), sub(s(rpre), 0, B * H), B * H);
     });
-    for (const [x, n] of [[rpre, 'dpre'], [rdh, 'dh']] as const) await p.same(x, `rnnBack ${n} ${tag}`, CELL_TOL);
+    for (const [x, n] of [[rpre, 'dpre'], [rdh, 'dh']] as const) await p.same(x, `rnnBack ${n} ${tag}`, tol(H));
   }
+  assert.deepEqual([...sliced].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran in slices');
 });
 
 t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {

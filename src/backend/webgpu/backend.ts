@@ -13,7 +13,7 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { cellGatesOf, pickStepTile, stepDef, type StepKind } from './kernels/step.js';
+import { cellGatesOf, pickStep, stepDef, stepFinishDef, stepSliceDef, type StepKind, type StepPlan, type StepSlicing } from './kernels/step.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 // Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
@@ -49,6 +49,13 @@ export interface WebGPUBackendOptions {
    */
   occupancy?: number;
   /**
+   * When a recurrent step splits its product along K into slices, summed by a second dispatch
+   * that applies the cell (kernels/step.ts pickStep): a step of `minMacs` multiply-adds or more
+   * (default 2^24) splits into enough slices to make `groups` times `occupancy` workgroups
+   * (default 2; 0 never splits).
+   */
+  stepSlicing?: Partial<StepSlicing>;
+  /**
    * Workgroups sampling's loop (kernels/sampler.ts) may keep running at once (default 128);
    * fewer where a probe finds fewer resident together. A CPU renderer is given 1: it may run
    * workgroups one after another whatever a probe saw.
@@ -67,12 +74,13 @@ export class WebGPUBackend implements Backend {
   private readonly defs = new Map<string, KernelDef>(); // kernels made from templates, by variant
   private readonly maxBinding: number;
   private readonly partials: GpuBuf; // sumSquares' per-workgroup sums
-  private readonly scratch = new Map<string, GpuBuf>(); // grown on demand: 'copy-f32'/'copy-i32' for overlapping copies, 'hot' for scatterAddCols' one-hot rows
+  private readonly scratch = new Map<string, GpuBuf>(); // grown on demand: 'copy-f32'/'copy-i32' for overlapping copies, 'hot' for scatterAddCols' one-hot rows, 'slices' for a split step's sums
   private pending: PendingGemm | null = null;
   private zeros: Slice | null = null;
   private gather: PendingGather | null = null;
   private copies: PendingCopy[] = [];
   private readonly occupancy: number;
+  private readonly stepSlicing: StepSlicing;
   private readonly maxStorage: number;
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
@@ -81,6 +89,7 @@ export class WebGPUBackend implements Backend {
   constructor(readonly device: GPUDevice, opts: WebGPUBackendOptions = {}) {
     this.label = opts.label ?? 'GPU';
     this.occupancy = opts.occupancy ?? 120;
+    this.stepSlicing = { groups: 2, minMacs: 2 ** 24, ...opts.stepSlicing };
     this.samplerGroups = Math.max(1, opts.samplerGroups ?? 128);
     this.samplerSteps = Math.max(1, opts.samplerSteps ?? Infinity);
     const l = device.limits;
@@ -396,10 +405,23 @@ export class WebGPUBackend implements Backend {
     const bufs = [p.A, p.B, p.C, ...ins, ...outs].map((s) => this.f(s));
     if (new Set(bufs).size > this.maxStorage) return false;
     this.pending = null;
-    const t = pickStepTile(kind, B, H, this.occupancy);
-    const def = this.defOf(`step${kind}${t.BM}x${t.BU}`, () => stepDef(kind, t));
-    this.run(def, bufs, [p.A.offset, p.B.offset, p.C.offset, B, H, p.K, p.alpha, p.beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
+    const { tile: t, slices, kc } = this.stepPlan(kind, B, H);
+    if (slices === 1) {
+      const def = this.defOf(`step${kind}${t.BM}x${t.BU}`, () => stepDef(kind, t));
+      this.run(def, bufs, [p.A.offset, p.B.offset, p.C.offset, B, H, p.K, p.alpha, p.beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
+      return true;
+    }
+    const parts = this.scratchFor('slices', slices * B * N, false);
+    const def = this.defOf(`stepSlice${kind}${t.BM}x${t.BU}`, () => stepSliceDef(kind, t));
+    this.run(def, [bufs[0], bufs[1], parts], [p.A.offset, p.B.offset, 0, B, H, p.K, kc], Math.ceil(H / t.BU), Math.ceil(B / t.BM), slices);
+    const finish = this.defOf(`stepFinish${kind}`, () => stepFinishDef(kind));
+    this.map(finish, [parts, ...bufs.slice(2)], [0, slices, p.C.offset, B, H, p.alpha, p.beta, ...extra], B * H);
     return true;
+  }
+
+  // Its own method so that a profiler can replay a step under each plan.
+  private stepPlan(kind: StepKind, B: number, H: number): StepPlan {
+    return pickStep(kind, B, H, this.occupancy, this.stepSlicing);
   }
 
   private defOf(key: string, make: () => KernelDef): KernelDef {
@@ -408,9 +430,9 @@ export class WebGPUBackend implements Backend {
     return def;
   }
 
-  private run(def: KernelDef, bufs: GpuBuf[], args: number[], x: number, y = 1): void {
+  private run(def: KernelDef, bufs: GpuBuf[], args: number[], x: number, y = 1, z = 1): void {
     this.settle();
-    this.rec.dispatch(def, bufs.map((b) => b.buffer), args, x, y);
+    this.rec.dispatch(def, bufs.map((b) => b.buffer), args, x, y, z);
   }
 
   // An elementwise kernel over n items (grid-stride loop inside).

@@ -8,8 +8,12 @@
 // (NG = 1). The product's output is still written, so the fused dispatch leaves every buffer
 // as the unfused kernels would. Arguments: [pA, pB, pC, M = B, U = H, K, alpha, beta], then
 // the cell's offsets as its unfused kernel names them.
+//
+// A large step runs as two dispatches instead (pickStep): the product with K in slices, each
+// slice's sums written out, then one thread per (row, unit) adds them and applies the cell.
 import type { BufParam, KernelDef, ScalarType } from '../program.js';
 import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
+import { gridStride } from './common.js';
 import { gemmTileCode } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
@@ -31,10 +35,10 @@ export const gatesOf = (kind: StepKind): number => (kind === 'lstm' ? 4 : kind =
 export const cellGatesOf = (kind: StepKind): number => (kind.startsWith('lstm') ? 4 : kind.startsWith('gru') ? 3 : 1);
 
 /**
- * The workgroups a step asks for, in times a product's occupancy. A step is a small product,
- * whose time is as much latency as arithmetic. Measured on an H200 (132 cores): the gated
- * forward steps ran fastest on the largest tile that makes a product's count (32×32 for
- * config XL, 16×32 for L); the backward steps of L on the one that makes twice that (8×32),
+ * The workgroups a whole step asks for, in times a product's occupancy. A step is a small
+ * product, whose time is as much latency as arithmetic. Measured on an H200 (132 cores), whole:
+ * the gated forward steps ran fastest on the largest tile that makes a product's count (32×32
+ * for config XL, 16×32 for L); the backward steps of L on the one that makes twice that (8×32),
  * but those of XL, with eight times the work per step, again on a product's count (32×64).
  */
 export function stepOccupancy(kind: StepKind, B: number, H: number): number {
@@ -42,10 +46,46 @@ export function stepOccupancy(kind: StepKind, B: number, H: number): number {
   return B * H * cellGatesOf(kind) * H >= 2 ** 30 ? 1 : 2;
 }
 
-/** The largest tile that makes enough workgroups (stepOccupancy times a product's `occupancy`), else the smallest. */
+/** A whole step's tile: the largest that makes enough workgroups (stepOccupancy times a product's `occupancy`), else the smallest. */
 export function pickStepTile(kind: StepKind, B: number, H: number, occupancy: number): StepTile {
   const tiles = gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE, want = stepOccupancy(kind, B, H) * occupancy;
   return tiles.find((t) => Math.ceil(B / t.BM) * Math.ceil(H / t.BU) >= want) ?? tiles[tiles.length - 1];
+}
+
+/** The K of a step's product: H forward, the cell's gates times H backward. */
+const stepK = (kind: StepKind, H: number): number => (kind.endsWith('Back') ? cellGatesOf(kind) * H : H);
+
+// The fewest K-steps of a slice: its next K-step's loads go out during the current one's arithmetic.
+const MIN_SLICE_STEPS = 2;
+
+/** How a step runs: its tile, and its product's K in `slices` slices of kc (1: the fused step). */
+export interface StepPlan { tile: StepTile; slices: number; kc: number }
+
+/** When a step splits along K: into enough slices for `groups` times a product's occupancy, if it has `minMacs` multiply-adds or more. */
+export interface StepSlicing { groups: number; minMacs: number }
+
+/**
+ * Whole, a step runs on pickStepTile's tile, in one dispatch. A step of `minMacs` or more is
+ * instead split along K: on the largest tile, which loads each value of W_hh the fewest times,
+ * into enough slices that the workgroups number `groups` times a product's, summed by a second
+ * dispatch that applies the cell (stepFinishDef). Whole on few workgroups, a long K waits on
+ * memory with one warp per scheduler; slices give each core several workgroups to switch
+ * between. Measured on an H200 (ms per iteration): L's backward steps 14.6 whole on 8×32,
+ * 7.8 on 32×64 in 8 slices; XL's 52.3 whole, 36.2 in 2. A small step pays more for the second
+ * dispatch than it gains: S's stay whole (1.3–1.5 against 2.3–2.6 ms in slices).
+ */
+export function pickStep(kind: StepKind, B: number, H: number, occupancy: number, slicing: StepSlicing): StepPlan {
+  if (!(slicing.groups > 0) || B * H * cellGatesOf(kind) * H < slicing.minMacs) return { tile: pickStepTile(kind, B, H, occupancy), slices: 1, kc: stepK(kind, H) };
+  return sliceStep(kind, (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE)[0], B, H, slicing.groups * occupancy);
+}
+
+/** Tile t with K in as many slices as make `groups` workgroups, each a whole number of K-steps and at least MIN_SLICE_STEPS of them. */
+export function sliceStep(kind: StepKind, t: StepTile, B: number, H: number, groups: number): StepPlan {
+  const K = stepK(kind, H);
+  const tiles = Math.ceil(B / t.BM) * Math.ceil(H / t.BU);
+  const want = Math.max(1, Math.min(Math.floor(K / (MIN_SLICE_STEPS * t.BK)), Math.ceil(groups / tiles)));
+  const kc = Math.ceil(K / want / t.BK) * t.BK;
+  return { tile: t, slices: Math.ceil(K / kc), kc };
 }
 
 interface Epilogue {
@@ -97,34 +137,14 @@ const EPILOGUES: Record<StepKind, Epilogue> = {
   },
 };
 
-export function stepDef(kind: StepKind, t: StepTile): KernelDef {
-  const NG = gatesOf(kind), back = kind.endsWith('Back');
-  const { BM, RM, BU, RU, BK } = t;
-  const e = EPILOGUES[kind];
-  // Thread column c = q·RU + ru is gate q of unit tx·RU + ru: tile column q·BU + tx·RU + ru, so
-  // that a thread reads its RU units of each gate from workgroup memory in one vector read.
-  const tile = gemmTileCode({ BM, BN: NG * BU, BK, RM, RN: NG * RU }, {
-    a: { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
-    // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
-    b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n' } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k` },
-    aOk: 'm0 + m < a.M', bOk: back ? 'j0 + n < a.U' : `j0 + n % ${BU}u < a.U`,
-    aOffset: 'a.pA', bOffset: 'a.pB',
-    cols: { WB: RU, col: (c) => `(${Math.floor(c / RU) * BU}u + tx * ${RU}u + ${c % RU}u)` },
-  });
-  const gates = Array.from({ length: NG }, (_, q) => q);
+// Row b, unit j: the product's gate values g0… (alpha applied here) written out as C, then
+// the cell applied to them. Shared by the fused step and the sliced step's finishing kernel.
+function cellCode(kind: StepKind): string {
+  const NG = gatesOf(kind), gates = Array.from({ length: NG }, (_, q) => q);
   const biasTerm = (q: number): string => (kind === 'gru' ? ` + $bias[a.oBias + ${q}u * a.U + j]` : '');
-  const units = Array.from({ length: RU }, (_, ru) => ru);
-  const cells = tile.rows((r, b) => units.map((ru) =>
-    `  cell(${b}, j0 + tx * ${RU}u + ${ru}u, ${gates.map((q) => tile.acc(r, q * RU + ru)).join(', ')});`).join('\n'));
-  return {
-    key: `step_${kind}_${BM}x${BU}`,
-    bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
-    args: [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
-    code: /* wgsl */ `
-${e.helpers}
-${tile.shared}
+  return /* wgsl */ `
+${EPILOGUES[kind].helpers}
 
-// Row b, unit j: the product's gate values written out as C, then the cell applied to them.
 fn cell(b: u32, j: u32, ${gates.map((q) => `g${q}: f32`).join(', ')}) {
   if (b >= a.M || j >= a.U) { return; }
   let i = b * a.U + j;
@@ -137,15 +157,94 @@ ${gates.map((q) => `  {
     $C[at] = x;
     v[${q}] = x;
   }`).join('\n')}
-  ${e.body}
+  ${EPILOGUES[kind].body}
+}`;
 }
 
+// The step's product over one tile: A = h (or dgates) rows, B = W_hh in the step's layout, K
+// over `k` (default all of it); `put` is the call that receives a row, a unit and the unit's
+// gate sums.
+function stepTile(kind: StepKind, t: StepTile, put: (b: string, j: string, g: string[]) => string, k?: { begin: string; end: string }) {
+  const NG = gatesOf(kind), back = kind.endsWith('Back');
+  const { BM, RM, BU, RU, BK } = t;
+  // Thread column c = q·RU + ru is gate q of unit tx·RU + ru: tile column q·BU + tx·RU + ru, so
+  // that a thread reads its RU units of each gate from workgroup memory in one vector read.
+  const tile = gemmTileCode({ BM, BN: NG * BU, BK, RM, RN: NG * RU }, {
+    a: { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
+    // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
+    b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n' } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k` },
+    aOk: 'm0 + m < a.M', bOk: back ? 'j0 + n < a.U' : `j0 + n % ${BU}u < a.U`,
+    aOffset: 'a.pA', bOffset: 'a.pB',
+    cols: { WB: RU, col: (c) => `(${Math.floor(c / RU) * BU}u + tx * ${RU}u + ${c % RU}u)` },
+    k,
+  });
+  const units = Array.from({ length: RU }, (_, ru) => ru), gates = Array.from({ length: NG }, (_, q) => q);
+  const calls = tile.rows((r, b) => units.map((ru) =>
+    `  ${put(b, `j0 + tx * ${RU}u + ${ru}u`, gates.map((q) => tile.acc(r, q * RU + ru)))};`).join('\n'));
+  return { shared: tile.shared, main: /* wgsl */ `
 @compute @workgroup_size(${tile.threads})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let m0 = wg.y * ${BM}u;
   let j0 = wg.x * ${BU}u;
 ${tile.body}
-${cells}
-}`,
+${calls}
+}` };
+}
+
+const PRODUCT_ARGS: [string, ScalarType][] = [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32']];
+
+/** The fused step: the whole product and the cell in one dispatch, over ⌈U/BU⌉ × ⌈M/BM⌉ workgroups. */
+export function stepDef(kind: StepKind, t: StepTile): KernelDef {
+  const e = EPILOGUES[kind], tile = stepTile(kind, t, (b, j, g) => `cell(${b}, ${j}, ${g.join(', ')})`);
+  return {
+    key: `step_${kind}_${t.BM}x${t.BU}`,
+    bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
+    args: [...PRODUCT_ARGS, ...e.args],
+    code: `${cellCode(kind)}\n${tile.shared}\n${tile.main}`,
+  };
+}
+
+/**
+ * A step split along K, first part: workgroup z of ⌈U/BU⌉ × ⌈M/BM⌉ × slices sums K from z·kc to
+ * (z + 1)·kc and writes its gate sums to slice z of P (each slice laid out as C).
+ */
+export function stepSliceDef(kind: StepKind, t: StepTile): KernelDef {
+  const NG = gatesOf(kind), gates = Array.from({ length: NG }, (_, q) => q);
+  const tile = stepTile(kind, t, (b, j, g) => `part(wg.z, ${b}, ${j}, ${g.join(', ')})`,
+    { begin: 'wg.z * a.kc', end: 'min(a.K, (wg.z + 1u) * a.kc)' });
+  return {
+    key: `stepSlice_${kind}_${t.BM}x${t.BU}`,
+    bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
+    args: [['pA', 'u32'], ['pB', 'u32'], ['pP', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['kc', 'u32']],
+    code: /* wgsl */ `
+fn part(slice: u32, b: u32, j: u32, ${gates.map((q) => `g${q}: f32`).join(', ')}) {
+  if (b >= a.M || j >= a.U) { return; }
+  let at = a.pP + (slice * a.M + b) * ${NG}u * a.U + j;
+${gates.map((q) => `  $P[at + ${q}u * a.U] = g${q};`).join('\n')}
+}
+${tile.shared}
+${tile.main}`,
+  };
+}
+
+/** A split step's second part, one thread per (row, unit): the slices' sums added in order, then the cell. */
+export function stepFinishDef(kind: StepKind): KernelDef {
+  const NG = gatesOf(kind), e = EPILOGUES[kind], gates = Array.from({ length: NG }, (_, q) => q);
+  return {
+    key: `stepFinish_${kind}`,
+    bufs: [{ name: 'P' }, { name: 'C', write: true }, ...e.bufs],
+    args: [['pP', 'u32'], ['slices', 'u32'], ...PRODUCT_ARGS.filter(([n]) => n !== 'pA' && n !== 'pB' && n !== 'K'), ...e.args],
+    code: /* wgsl */ `
+${cellCode(kind)}
+
+fn slicesSum(b: u32, j: u32, q: u32) -> f32 {
+  var s = 0.0;
+  for (var z = 0u; z < a.slices; z++) { s += $P[a.pP + (z * a.M + b) * ${NG}u * a.U + q * a.U + j]; }
+  return s;
+}
+${gridStride('a.M * a.U', `
+    let b = i / a.U;
+    let j = i - b * a.U;
+    cell(b, j, ${gates.map((q) => `slicesSum(b, j, ${q}u)`).join(', ')});`)}`,
   };
 }

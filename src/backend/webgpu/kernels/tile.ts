@@ -23,6 +23,8 @@ export interface TileOptions {
   // Thread column c's tile column, in terms of tx (default: runs of up to 4 per thread,
   // consecutive threads' runs side by side); columns come in runs of WB, each run contiguous.
   cols?: { WB: number; col: (c: number) => string };
+  // The K range of the product (default all of it, 0 … a.K): a slice, for products split along K.
+  k?: { begin: string; end: string };
 }
 
 export interface TileCode {
@@ -47,6 +49,7 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   const row = (r: number): string => `((${Math.floor(r / WA) * TY}u + ty) * ${WA}u + ${r % WA}u)`;
   const col = o.cols?.col ?? ((c: number): string => `((${Math.floor(c / WB) * TX}u + tx) * ${WB}u + ${c % WB}u)`);
   const vecType = (w: number): string => (w === 1 ? 'f32' : `vec${w}f`);
+  const kBegin = o.k?.begin ?? '0u', kEnd = o.k?.end ?? 'a.K';
   const lane = (w: number, i: number): string => (w === 1 ? '' : `.${'xyzw'[i]}`);
 
   // One operand's tile: L loads per thread, each of element e = li + s·NT of the tile.
@@ -61,7 +64,7 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
     const regs = range(L).map((i) => `var p${name}${i} = 0.0;`).join(' ');
     // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
     // compilers (SwiftShader) take minutes over a few dozen guarded loads.
-    const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < a.K); p${name}${i} = select(0.0, $${name}[${offset} + select(0u, ${s.at}, ok)], ok);`)} }`).join('\n');
+    const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = select(0.0, $${name}[${offset} + select(0u, ${s.at}, ok)], ok);`)} }`).join('\n');
     const W = name === 'A' ? WA : WB;
     const at = W === 1 ? `${name}s[k * ${stride}u + ${ix}]` : `${name}s[(k * ${stride}u + ${ix}) / ${W}u][(k * ${stride}u + ${ix}) % ${W}u]`;
     const store = range(L).map((i) => `    { ${coords(i)} ${guard(`${at} = p${name}${i};`)} }`).join('\n');
@@ -84,18 +87,19 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   let ty = li / ${TX}u;
   ${range(RM).map((r) => range(RN).map((c) => `var ${acc(r, c)} = 0.0;`).join(' ')).join('\n  ')}
   ${A.regs} ${B.regs}
+  let kEnd = ${kEnd};
   {
-  let kt = 0u;
+  let kt = ${kBegin};
 ${A.load}
 ${B.load}
   }
-  for (var k0 = 0u; k0 < a.K; k0 += ${BK}u) {
+  for (var k0 = ${kBegin}; k0 < kEnd; k0 += ${BK}u) {
 ${A.store}
 ${B.store}
     workgroupBarrier();
     {
     let kt = k0 + ${BK}u;
-    if (kt < a.K) {
+    if (kt < kEnd) {
 ${A.load}
 ${B.load}
     }
