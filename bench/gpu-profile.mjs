@@ -4,8 +4,8 @@
 // of one training iteration, then replays each group of them `reps` times between two flushes:
 // a recurrent product with the cell step that fuses into it, a product on its own, or every
 // call of one other kernel. The products and fused steps are replayed under each tile the
-// backend can pick for their shape, the steps also split along K into 2, 4, … slices (÷n);
-// the table marks the variant the backend picks (*) and the fastest.
+// backend can pick for their shape, also split along K into 2, 4, … slices (÷n); the table
+// marks the variant the backend picks (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn; where the
 // backend samples in its own loop (one dispatch per chunk), it prints the time per character.
 // Replays run on whatever the buffers hold by then: the timing, not the values, is the point.
@@ -31,6 +31,7 @@ const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
 const { pickTile } = await load('dist/src/backend/webgpu/kernels/gemm.js');
+const { sliceK } = await load('dist/src/backend/webgpu/kernels/tile.js');
 const { pickStepTile, sliceStep } = await load('dist/src/backend/webgpu/kernels/step.js');
 const backend = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));
@@ -48,20 +49,26 @@ interceptCalls(backend, (name, args, call) => {
 const gemmLabel = ([tA, tB, M, N, K]) => `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K}`;
 const SLICES = [1, 2, 4, 8, 16, 32];
 
-// A variant is set up by `use` (and undone by `done`): a product's tile follows the backend's
-// occupancy; a step's plan (tile and slices) is the backend's stepPlan, replaced for the replay.
-const planOf = backend.stepPlan;
-const occDefault = backend.occupancy;
-const useOccupancy = (occ) => ({ use: () => { backend.occupancy = occ; }, done: () => { backend.occupancy = occDefault; } });
-const usePlan = (plan) => ({ use: () => { backend.stepPlan = () => plan; }, done: () => { backend.stepPlan = planOf; } });
+// A variant is set up by `use` (and undone by `done`): the plan (tile and slices) of a step or
+// product is the backend's stepPlan or gemmPlan, replaced for the replay.
+const usePlan = (method, plan) => {
+  const own = backend[method];
+  return { use: () => { backend[method] = () => plan; }, done: () => { backend[method] = own; } };
+};
 
-/** A product's variants: tile name → how to pick it. */
-function gemmVariants([, , M, N]) {
+const planLabel = ({ tile, slices }) => `${tile.name ?? `${tile.BM}×${tile.BU}`}${slices > 1 ? ` ÷${slices}` : ''}`;
+/** A product's variants: each tile, whole and in as many of SLICES as its K allows. */
+function gemmVariants([, , M, N, K]) {
   const v = new Map();
-  for (const occ of OCCUPANCIES) { const { name } = pickTile(M, N, occ); if (!v.has(name)) v.set(name, useOccupancy(occ)); }
+  for (const occ of OCCUPANCIES) {
+    const tile = pickTile(M, N, occ), tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
+    for (const want of tile.name === 'skinny' ? [1] : SLICES) {
+      const plan = { tile, ...sliceK(K, tile.BK, tiles, want * tiles, M * N) }, label = planLabel(plan);
+      if (!v.has(label)) v.set(label, usePlan('gemmPlan', plan));
+    }
+  }
   return v;
 }
-const planLabel = ({ tile, slices }) => `${tile.BM}×${tile.BU}${slices > 1 ? ` ÷${slices}` : ''}`;
 /** A step's variants: each tile, whole and in as many of SLICES as its K allows. */
 function stepVariants(kind, B, H) {
   const v = new Map();
@@ -69,7 +76,7 @@ function stepVariants(kind, B, H) {
     const t = pickStepTile(kind, B, H, occ), tiles = Math.ceil(B / t.BM) * Math.ceil(H / t.BU);
     for (const want of SLICES) {
       const plan = sliceStep(kind, t, B, H, want * tiles), label = planLabel(plan);
-      if (!v.has(label)) v.set(label, usePlan(plan));
+      if (!v.has(label)) v.set(label, usePlan('stepPlan', plan));
     }
   }
   return v;
@@ -92,7 +99,7 @@ function groupsOf(list) {
         planLabel(backend.stepPlan(kind, B, H)), 2 * args[2] * args[3] * args[4]);
       i++;
     } else if (name === 'gemm') {
-      add(`gemm ${gemmLabel(args)}`, [list[i]], () => gemmVariants(args), pickTile(args[2], args[3], backend.occupancy).name, 2 * args[2] * args[3] * args[4]);
+      add(`gemm ${gemmLabel(args)}`, [list[i]], () => gemmVariants(args), planLabel(backend.gemmPlan(args[2], args[3], args[4])), 2 * args[2] * args[3] * args[4]);
     } else {
       add(name, [list[i]], null, null, 0);
     }

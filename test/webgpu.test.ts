@@ -16,6 +16,7 @@ import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { pickStep, type StepKind } from '../src/backend/webgpu/kernels/step.js';
+import { pickGemm } from '../src/backend/webgpu/kernels/gemm.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
 import { CharLM } from '../src/model/charlm.js';
@@ -46,20 +47,27 @@ const SUM_TOL = 2e-6;
 
 // Backends on the same device that pick their tiles for a GPU of another size: occupancy 1
 // takes the largest tile for every product, Infinity the smallest, 10 the ones between.
-const sized = (occupancy: number, slices = 0): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy, stepSlicing: { groups: slices, minMacs: 0 } });
+// With slices > 0, every product (a step's too) whose tiles make fewer than slices × occupancy
+// workgroups splits along K, whatever its size.
+const sized = (occupancy: number, slices = 0): WebGPUBackend =>
+  new WebGPUBackend(dev().device, { occupancy, slicing: { steps: slices, products: slices, stepMacs: 0, productMacs: 0 } });
 
-t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile; beta = 0 ignores NaN in C', async () => {
-  // From a matrix-vector product (M = 1) to shapes that span several tiles of each size.
+t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile, whole or in K slices; beta = 0 ignores NaN in C', async () => {
+  // From a matrix-vector product (M = 1) to shapes that span several tiles of each size; split
+  // along K (slices 4 at occupancy 10: into up to 4, the last one short; 1e9 at occupancy 1:
+  // the largest tile in as many slices as K allows).
   const shapes = [[1, 1, 1], [3, 5, 7], [7, 3, 5], [5, 1, 9], [1, 17, 3], [1, 130, 40], [8, 257, 33], [9, 20, 17],
-    [17, 33, 65], [65, 17, 33], [33, 65, 17], [50, 67, 128], [129, 3, 257], [200, 300, 19]];
-  for (const occupancy of [1, 10, Infinity]) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
-    const p = new Twins(sized(occupancy));
+    [17, 33, 65], [65, 17, 33], [33, 65, 17], [50, 67, 128], [129, 3, 257], [200, 300, 19], [40, 50, 700]];
+  let sliced = 0;
+  for (const [occupancy, slices] of [[1, 0], [10, 0], [Infinity, 0], [10, 4], [1, 1e9]]) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
+    const p = new Twins(sized(occupancy, slices));
+    if (pickGemm(M, N, K, occupancy, { steps: slices, products: slices, stepMacs: 0, productMacs: 0 }).slices > 1) sliced++;
     for (const [alpha, beta] of occupancy === 10 ? [[1, 0], [1, 1], [0.5, 1], [-2, 0.25], [0.3, 0]] : [[-2, 0.25]]) {
       const a = p.f(M * K), b = p.f(K * N);
       const c = beta === 0 ? p.of(new Float32Array(M * N).fill(NaN)) : p.f(M * N);
       const A = await p.ref.download(a.ref), B = await p.ref.download(b.ref), C = await p.ref.download(c.ref);
       p.dut.gemm(tA, tB, M, N, K, alpha, a.dut, b.dut, beta, c.dut);
-      const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta} occupancy ${occupancy}`;
+      const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta} occupancy ${occupancy} slices ×${slices}`;
       checkGemm(label, tA, tB, M, N, K, alpha, A, B, beta, C, await p.dut.download(c.dut));
       const whole = await p.dut.download(slice(c.dut.buf)), before = await p.ref.download(slice(c.ref.buf));
       for (let i = 0; i < whole.length; i++) {
@@ -67,6 +75,13 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
       }
     }
   }
+  assert.ok(sliced >= 20, `${sliced} sliced products`);
+  // The slices' sums live in one scratch buffer, at most 2^24 values: a large output splits
+  // into fewer slices, or none.
+  const many = { steps: 1e9, stepMacs: 0, products: 1e9, productMacs: 0 };
+  assert.equal(pickGemm(25600, 4096, 1024, 120, many).slices, 1);
+  assert.equal(pickGemm(4096, 1024, 25600, 120, many).slices, 4);
+  assert.equal(pickStep('lstm', 1024, 1024, 120, many).slices, 4);
   // K = 0 and alpha = 0 only scale C.
   const p = new Twins(dev()), c = p.f(12);
   p.run((be, s) => be.gemm(false, true, 3, 4, 0, 1, s(p.f(1)), s(p.f(1)), 0.5, s(c)));
@@ -140,8 +155,8 @@ t('LSTM, GRU and tanh cells forward and backward, with states sharing one buffer
 // dispatch, on every tile, with the states of all steps in one buffer as the layers keep them.
 t('recurrent steps fused with their product equal the product then the cell, on every tile, whole or in K slices', async () => {
   // Whole, a step asks for once or twice the workgroups of a product (stepOccupancy): with
-  // B = 33 and H = 70, these reach every tile of both lists either way. Split (stepSlicing with
-  // groups > 0, here at any size), it runs on the largest tile in K slices, two dispatches: at
+  // B = 33 and H = 70, these reach every tile of both lists either way. Split (slicing.steps
+  // > 0, here at any size), it runs on the largest tile in K slices, two dispatches: at
   // occupancy Infinity in as many slices as K allows, the last one short of a whole K-step;
   // H = 260 gives the ungated steps' long K-steps room for two slices.
   const sliced = new Set<StepKind>();
@@ -150,7 +165,7 @@ t('recurrent steps fused with their product equal the product then the cell, on 
     const fused = async (label: string, kind: StepKind, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
       p.run(run);
-      const { slices } = pickStep(kind, B, H, occupancy, { groups: factor, minMacs: 0 });
+      const { slices } = pickStep(kind, B, H, occupancy, { steps: factor, products: factor, stepMacs: 0, productMacs: 0 });
       if (slices > 1) sliced.add(kind);
       assert.equal(be.stats.dispatches - before, slices > 1 ? 2 : 1, `${label}: dispatches`);
     };
@@ -202,25 +217,30 @@ t('recurrent steps fused with their product equal the product then the cell, on 
 });
 
 t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {
-  const be = dev(), p = new Twins(be);
-  const count = async (label: string, n: number, run: (be: Backend, s: Pick) => void): Promise<void> => {
-    const before = be.stats.dispatches;
-    p.run(run);
-    await be.flush();
-    assert.equal(be.stats.dispatches - before, n, `${label}: dispatches`);
-  };
-  for (const [M, N, K] of [[1, 65, 16], [7, 33, 9], [50, 130, 17]]) {
-    const a = p.f(M * K), w = p.f(N * K), c = p.f(M * N), b1 = p.f(N), b2 = p.f(N);
-    await count('gemm', 1, (be, s) => { be.gemm(false, true, M, N, K, 1, s(a), s(w), 0, s(c)); be.addBias(s(c), s(b1), M, N); be.addBias(s(c), s(b2), M, N); });
-    await p.same(c, `gemm + 2 biases ${M}×${N}×${K}`, 1e-6);
-    const ids = p.ids(M, K), o = p.f(M * N), wt = p.f(N * K);
-    await count('zeros + gather', 1, (be, s) => { be.fill(s(o), 0); be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); be.addBias(s(o), s(b2), M, N); });
-    await p.same(o, `zeros, gatherCols, 2 biases ${M}×${N}×${K}`);
-    await count('gather', 1, (be, s) => { be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); });
-    await p.same(o, `gatherCols += and a bias ${M}×${N}×${K}`);
-    // Not folded: zeros over part of out only (unless that is all of it), a third bias.
-    await count('partial zeros + gather', M === 1 ? 2 : 3, (be, s) => { be.fill(sub(s(o), 0, N), 0); be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); be.addBias(s(o), s(b2), M, N); be.addBias(s(o), s(b1), M, N); });
-    await p.same(o, `partial zeros, gatherCols, 3 biases ${M}×${N}×${K}`);
+  // A product split along K (the second backend) adds them where it adds the slices.
+  for (const [be, slicing] of [[dev(), null], [sized(120, 64), { steps: 64, products: 64, stepMacs: 0, productMacs: 0 }]] as const) {
+    const p = new Twins(be);
+    const count = async (label: string, n: number, run: (be: Backend, s: Pick) => void): Promise<void> => {
+      const before = be.stats.dispatches;
+      p.run(run);
+      await be.flush();
+      assert.equal(be.stats.dispatches - before, n, `${label}: dispatches`);
+    };
+    for (const [M, N, K] of [[1, 65, 16], [7, 33, 9], [50, 130, 17], [50, 130, 300]]) {
+      const a = p.f(M * K), w = p.f(N * K), c = p.f(M * N), b1 = p.f(N), b2 = p.f(N);
+      const split = slicing !== null && pickGemm(M, N, K, 120, slicing).slices > 1;
+      if (slicing !== null) assert.equal(split, K === 300, `${M}×${N}×${K} split`);
+      await count('gemm', split ? 2 : 1, (be, s) => { be.gemm(false, true, M, N, K, 1, s(a), s(w), 0, s(c)); be.addBias(s(c), s(b1), M, N); be.addBias(s(c), s(b2), M, N); });
+      await p.same(c, `gemm + 2 biases ${M}×${N}×${K}${split ? ' in slices' : ''}`, 1e-6 + K * 2 ** -22);
+      const ids = p.ids(M, K), o = p.f(M * N), wt = p.f(N * K);
+      await count('zeros + gather', 1, (be, s) => { be.fill(s(o), 0); be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); be.addBias(s(o), s(b2), M, N); });
+      await p.same(o, `zeros, gatherCols, 2 biases ${M}×${N}×${K}`);
+      await count('gather', 1, (be, s) => { be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); });
+      await p.same(o, `gatherCols += and a bias ${M}×${N}×${K}`);
+      // Not folded: zeros over part of out only (unless that is all of it), a third bias.
+      await count('partial zeros + gather', M === 1 ? 2 : 3, (be, s) => { be.fill(sub(s(o), 0, N), 0); be.gatherCols(s(o), s(wt), s(ids), M, N, K); be.addBias(s(o), s(b1), M, N); be.addBias(s(o), s(b2), M, N); be.addBias(s(o), s(b1), M, N); });
+      await p.same(o, `partial zeros, gatherCols, 3 biases ${M}×${N}×${K}`);
+    }
   }
 });
 

@@ -7,13 +7,14 @@ import { UserError } from '../../errors.js';
 import type { KernelDef } from './program.js';
 import { Recorder, Usage, type RecorderStats } from './recorder.js';
 import { groupsFor, WG } from './kernels/common.js';
-import { gemmDef, pickTile } from './kernels/gemm.js';
+import { gemmDef, gemmFinishDef, pickGemm, type GemmPlan } from './kernels/gemm.js';
+import type { Slicing } from './kernels/tile.js';
 import * as rows from './kernels/rows.js';
 import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { cellGatesOf, pickStep, stepDef, stepFinishDef, stepSliceDef, type StepKind, type StepPlan, type StepSlicing } from './kernels/step.js';
+import { cellGatesOf, pickStep, stepDef, stepFinishDef, stepSliceDef, type StepKind, type StepPlan } from './kernels/step.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 // Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
@@ -49,12 +50,13 @@ export interface WebGPUBackendOptions {
    */
   occupancy?: number;
   /**
-   * When a recurrent step splits its product along K into slices, summed by a second dispatch
-   * that applies the cell (kernels/step.ts pickStep): a step of `minMacs` multiply-adds or more
-   * (default 2^24) splits into enough slices to make `groups` times `occupancy` workgroups
-   * (default 2; 0 never splits).
+   * When a product splits along K into slices, summed by a second dispatch (kernels/tile.ts
+   * Slicing): a recurrent step's product of `stepMacs` multiply-adds or more (default 2^24) into
+   * enough slices to make `steps` (default 2) times `occupancy` workgroups, the second dispatch
+   * applying the cell; any other product of `productMacs` or more (default 2^28), `products`
+   * (default 8) times; 0 never splits.
    */
-  stepSlicing?: Partial<StepSlicing>;
+  slicing?: Partial<Slicing>;
   /**
    * Workgroups sampling's loop (kernels/sampler.ts) may keep running at once (default 128);
    * fewer where a probe finds fewer resident together. A CPU renderer is given 1: it may run
@@ -74,13 +76,13 @@ export class WebGPUBackend implements Backend {
   private readonly defs = new Map<string, KernelDef>(); // kernels made from templates, by variant
   private readonly maxBinding: number;
   private readonly partials: GpuBuf; // sumSquares' per-workgroup sums
-  private readonly scratch = new Map<string, GpuBuf>(); // grown on demand: 'copy-f32'/'copy-i32' for overlapping copies, 'hot' for scatterAddCols' one-hot rows, 'slices' for a split step's sums
+  private readonly scratch = new Map<string, GpuBuf>(); // grown on demand: 'copy-f32'/'copy-i32' for overlapping copies, 'hot' for scatterAddCols' one-hot rows, 'slices' for a split product's sums
   private pending: PendingGemm | null = null;
   private zeros: Slice | null = null;
   private gather: PendingGather | null = null;
   private copies: PendingCopy[] = [];
   private readonly occupancy: number;
-  private readonly stepSlicing: StepSlicing;
+  private readonly slicing: Slicing;
   private readonly maxStorage: number;
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
@@ -89,7 +91,7 @@ export class WebGPUBackend implements Backend {
   constructor(readonly device: GPUDevice, opts: WebGPUBackendOptions = {}) {
     this.label = opts.label ?? 'GPU';
     this.occupancy = opts.occupancy ?? 120;
-    this.stepSlicing = { groups: 2, minMacs: 2 ** 24, ...opts.stepSlicing };
+    this.slicing = { steps: 2, stepMacs: 2 ** 24, products: 8, productMacs: 2 ** 28, ...opts.slicing };
     this.samplerGroups = Math.max(1, opts.samplerGroups ?? 128);
     this.samplerSteps = Math.max(1, opts.samplerSteps ?? Infinity);
     const l = device.limits;
@@ -161,11 +163,20 @@ export class WebGPUBackend implements Backend {
       for (const b of biases) this.addBias(c, b, M, N);
       return;
     }
-    const t = pickTile(M, N, this.occupancy);
-    const def = this.defOf(`gemm${transA}${transB}${t.name}${biases.length}`, () => gemmDef(transA, transB, t, biases.length));
-    this.run(def, [this.f(A), this.f(B), this.f(C), ...biases.map((b) => this.f(b))],
-      [A.offset, B.offset, C.offset, M, N, K, alpha, beta, ...biases.map((b) => b.offset)],
-      Math.ceil(N / t.BN), Math.ceil(M / t.BM));
+    const { tile: t, slices, kc } = this.gemmPlan(M, N, K);
+    if (slices === 1) {
+      const def = this.defOf(`gemm${transA}${transB}${t.name}${biases.length}`, () => gemmDef(transA, transB, t, biases.length));
+      this.run(def, [this.f(A), this.f(B), this.f(C), ...biases.map((b) => this.f(b))],
+        [A.offset, B.offset, C.offset, M, N, K, alpha, beta, ...biases.map((b) => b.offset)],
+        Math.ceil(N / t.BN), Math.ceil(M / t.BM));
+      return;
+    }
+    const parts = this.scratchFor('slices', slices * M * N, false);
+    const def = this.defOf(`gemmSlice${transA}${transB}${t.name}`, () => gemmDef(transA, transB, t, 0, true));
+    this.run(def, [this.f(A), this.f(B), parts], [A.offset, B.offset, 0, M, N, K, kc], Math.ceil(N / t.BN), Math.ceil(M / t.BM), slices);
+    const finish = this.defOf(`gemmFinish${biases.length}`, () => gemmFinishDef(biases.length));
+    this.map(finish, [parts, this.f(C), ...biases.map((b) => this.f(b))],
+      [0, slices, C.offset, M * N, N, alpha, beta, ...biases.map((b) => b.offset)], M * N);
   }
 
   private recordCopies(): void {
@@ -419,9 +430,12 @@ export class WebGPUBackend implements Backend {
     return true;
   }
 
-  // Its own method so that a profiler can replay a step under each plan.
+  // Their own methods so that a profiler can replay a step or product under each plan.
   private stepPlan(kind: StepKind, B: number, H: number): StepPlan {
-    return pickStep(kind, B, H, this.occupancy, this.stepSlicing);
+    return pickStep(kind, B, H, this.occupancy, this.slicing);
+  }
+  private gemmPlan(M: number, N: number, K: number): GemmPlan {
+    return pickGemm(M, N, K, this.occupancy, this.slicing);
   }
 
   private defOf(key: string, make: () => KernelDef): KernelDef {

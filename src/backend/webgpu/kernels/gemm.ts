@@ -9,7 +9,8 @@
 // thread) was dropped: on an H200 it was never faster than the 64-tile by more than the noise,
 // and up to 1.5× slower (25600×1024×4096: 23.1 against 15.0 ms).
 import type { KernelDef } from '../program.js';
-import { gemmTileCode, type TileShape } from './tile.js';
+import { gridStride } from './common.js';
+import { gemmTileCode, sliceK, type Slicing, type TileShape } from './tile.js';
 
 export interface GemmTile extends TileShape {
   name: string;
@@ -29,7 +30,26 @@ export function pickTile(M: number, N: number, occupancy: number): GemmTile {
   return Math.ceil(M / T64.BM) * Math.ceil(N / T64.BN) >= occupancy ? T64 : T32;
 }
 
-export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number): KernelDef {
+/** How a product runs: its tile, and K in `slices` slices of kc (1: one dispatch). */
+export interface GemmPlan { tile: GemmTile; slices: number; kc: number }
+
+/**
+ * pickTile's tile; a product of `productMacs` or more whose tiles make fewer than `products`
+ * times `occupancy` workgroups splits along K into slices, summed by gemmFinishDef. Mostly a
+ * weight gradient, whose K is every row of the batch: L's (2048×512, K = 12800) makes 256 tiles.
+ */
+export function pickGemm(M: number, N: number, K: number, occupancy: number, slicing: Slicing): GemmPlan {
+  const tile = pickTile(M, N, occupancy);
+  if (tile === SKINNY || !(slicing.products > 0) || M * N * K < slicing.productMacs) return { tile, slices: 1, kc: K };
+  return { tile, ...sliceK(K, tile.BK, Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN), slicing.products * occupancy, M * N) };
+}
+
+/**
+ * The product over tiles of ⌈N/BN⌉ × ⌈M/BM⌉ workgroups. Sliced: workgroup z of a third
+ * dimension sums K from z·kc to (z + 1)·kc and writes its sums to slice z of P (each slice
+ * M×N); biases, alpha and beta are then gemmFinishDef's.
+ */
+export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number, sliced = false): KernelDef {
   const bias = Array.from({ length: biases }, (_, k) => k);
   // Element (m or n, k) of a tile → its global index, in the order that reads memory contiguously.
   const tile = gemmTileCode(t, {
@@ -37,7 +57,26 @@ export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number): 
     b: tB ? { kMajor: false, at: '(n0 + n) * a.K + kt + k' } : { kMajor: true, at: '(kt + k) * a.N + n0 + n' },
     aOk: 'm0 + m < a.M', bOk: 'n0 + n < a.N',
     aOffset: 'a.oA', bOffset: 'a.oB',
+    k: sliced ? { begin: 'wg.z * a.kc', end: 'min(a.K, (wg.z + 1u) * a.kc)' } : undefined,
   });
+  if (sliced) {
+    return {
+      key: `gemmSlice_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}`,
+      bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
+      args: [['oA', 'u32'], ['oB', 'u32'], ['oP', 'u32'], ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['kc', 'u32']],
+      code: /* wgsl */ `
+${tile.shared}
+
+@compute @workgroup_size(${tile.threads})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * ${t.BM}u;
+  let n0 = wg.x * ${t.BN}u;
+${tile.body}
+  let at = a.oP + wg.z * a.M * a.N;
+${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    if (${n} < a.N) { $P[at + ${m} * a.N + ${n}] = ${tile.acc(r, c)}; }`)}\n  }`)}
+}`,
+    };
+  }
   return {
     key: `gemm_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}_${biases}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...bias.map((k) => ({ name: `bias${k}` }))],
@@ -62,5 +101,23 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
 ${tile.body}
 ${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    put(${m}, ${n}, ${tile.acc(r, c)});`)}\n  }`)}
 }`,
+  };
+}
+
+/** A sliced product's second part, one thread per element of C: the slices' sums added in order, then as put() does. */
+export function gemmFinishDef(biases: number): KernelDef {
+  const bias = Array.from({ length: biases }, (_, k) => k);
+  return {
+    key: `gemmFinish_${biases}`,
+    bufs: [{ name: 'P' }, { name: 'C', write: true }, ...bias.map((k) => ({ name: `bias${k}` }))],
+    args: [['oP', 'u32'], ['slices', 'u32'], ['oC', 'u32'], ['n', 'u32'], ['N', 'u32'], ['alpha', 'f32'], ['beta', 'f32'],
+      ...bias.map((k) => [`oBias${k}`, 'u32'] as const)],
+    code: gridStride('a.n', `
+    var s = 0.0;
+    for (var z = 0u; z < a.slices; z++) { s += $P[a.oP + z * a.n + i]; }
+    var v = a.alpha * s;
+    if (a.beta != 0.0) { v += a.beta * $C[a.oC + i]; }
+${bias.map((k) => `    v += $bias${k}[a.oBias${k} + i % a.N];`).join('\n')}
+    $C[a.oC + i] = v;`),
   };
 }

@@ -14,7 +14,7 @@
 import type { BufParam, KernelDef, ScalarType } from '../program.js';
 import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
 import { gridStride } from './common.js';
-import { gemmTileCode } from './tile.js';
+import { gemmTileCode, sliceK, type Slicing } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
 
@@ -55,37 +55,26 @@ export function pickStepTile(kind: StepKind, B: number, H: number, occupancy: nu
 /** The K of a step's product: H forward, the cell's gates times H backward. */
 const stepK = (kind: StepKind, H: number): number => (kind.endsWith('Back') ? cellGatesOf(kind) * H : H);
 
-// The fewest K-steps of a slice: its next K-step's loads go out during the current one's arithmetic.
-const MIN_SLICE_STEPS = 2;
-
 /** How a step runs: its tile, and its product's K in `slices` slices of kc (1: the fused step). */
 export interface StepPlan { tile: StepTile; slices: number; kc: number }
 
-/** When a step splits along K: into enough slices for `groups` times a product's occupancy, if it has `minMacs` multiply-adds or more. */
-export interface StepSlicing { groups: number; minMacs: number }
-
 /**
- * Whole, a step runs on pickStepTile's tile, in one dispatch. A step of `minMacs` or more is
- * instead split along K: on the largest tile, which loads each value of W_hh the fewest times,
- * into enough slices that the workgroups number `groups` times a product's, summed by a second
- * dispatch that applies the cell (stepFinishDef). Whole on few workgroups, a long K waits on
- * memory with one warp per scheduler; slices give each core several workgroups to switch
- * between. Measured on an H200 (ms per iteration): L's backward steps 14.6 whole on 8×32,
- * 7.8 on 32×64 in 8 slices; XL's 52.3 whole, 36.2 in 2. A small step pays more for the second
- * dispatch than it gains: S's stay whole (1.3–1.5 against 2.3–2.6 ms in slices).
+ * Whole, a step runs on pickStepTile's tile, in one dispatch. A step of `stepMacs` or more is
+ * instead split along K (Slicing, tile.ts): on the largest tile, which loads each value of W_hh
+ * the fewest times, into enough slices for `steps` times a product's workgroups, summed by a
+ * second dispatch that applies the cell (stepFinishDef). Measured on an H200 (ms per
+ * iteration): L's backward steps 14.6 whole on 8×32, 7.8 on 32×64 in 8 slices; XL's 52.3
+ * whole, 36.2 in 2. A small step pays more for the second dispatch than it gains: S's stay
+ * whole (1.3–1.5 against 2.3–2.6 ms in slices).
  */
-export function pickStep(kind: StepKind, B: number, H: number, occupancy: number, slicing: StepSlicing): StepPlan {
-  if (!(slicing.groups > 0) || B * H * cellGatesOf(kind) * H < slicing.minMacs) return { tile: pickStepTile(kind, B, H, occupancy), slices: 1, kc: stepK(kind, H) };
-  return sliceStep(kind, (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE)[0], B, H, slicing.groups * occupancy);
+export function pickStep(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing): StepPlan {
+  if (!(slicing.steps > 0) || B * H * cellGatesOf(kind) * H < slicing.stepMacs) return { tile: pickStepTile(kind, B, H, occupancy), slices: 1, kc: stepK(kind, H) };
+  return sliceStep(kind, (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE)[0], B, H, slicing.steps * occupancy);
 }
 
-/** Tile t with K in as many slices as make `groups` workgroups, each a whole number of K-steps and at least MIN_SLICE_STEPS of them. */
+/** Tile t with K in as many slices as make `groups` workgroups. */
 export function sliceStep(kind: StepKind, t: StepTile, B: number, H: number, groups: number): StepPlan {
-  const K = stepK(kind, H);
-  const tiles = Math.ceil(B / t.BM) * Math.ceil(H / t.BU);
-  const want = Math.max(1, Math.min(Math.floor(K / (MIN_SLICE_STEPS * t.BK)), Math.ceil(groups / tiles)));
-  const kc = Math.ceil(K / want / t.BK) * t.BK;
-  return { tile: t, slices: Math.ceil(K / kc), kc };
+  return { tile: t, ...sliceK(stepK(kind, H), t.BK, Math.ceil(B / t.BM) * Math.ceil(H / t.BU), groups, B * gatesOf(kind) * H) };
 }
 
 interface Epilogue {
