@@ -31,7 +31,7 @@ const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
 const { pickTile } = await load('dist/src/backend/webgpu/kernels/gemm.js');
-const { sliceK } = await load('dist/src/backend/webgpu/kernels/tile.js');
+const { sliceK } = await load('dist/src/backend/webgpu/kernels/slices.js');
 const { pickStepTile, sliceStep } = await load('dist/src/backend/webgpu/kernels/step.js');
 const backend = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));

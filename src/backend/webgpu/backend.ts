@@ -8,7 +8,7 @@ import type { KernelDef } from './program.js';
 import { Recorder, Usage, type RecorderStats } from './recorder.js';
 import { groupsFor, WG } from './kernels/common.js';
 import { gemmDef, gemmFinishDef, pickGemm, type GemmPlan } from './kernels/gemm.js';
-import type { Slicing } from './kernels/tile.js';
+import type { Slicing } from './kernels/slices.js';
 import * as rows from './kernels/rows.js';
 import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
@@ -50,7 +50,7 @@ export interface WebGPUBackendOptions {
    */
   occupancy?: number;
   /**
-   * When a product splits along K into slices, summed by a second dispatch (kernels/tile.ts
+   * When a product splits along K into slices, summed by a second dispatch (kernels/slices.ts
    * Slicing): a recurrent step's product of `stepMacs` multiply-adds or more (default 2^24) into
    * enough slices to make `steps` (default 2) times `occupancy` workgroups, the second dispatch
    * applying the cell; any other product of `productMacs` or more (default 2^28), `products`

@@ -10,7 +10,8 @@
 // and up to 1.5× slower (25600×1024×4096: 23.1 against 15.0 ms).
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
-import { gemmTileCode, sliceK, type Slicing, type TileShape } from './tile.js';
+import { SLICE_RANGE, sliceK, type Slicing } from './slices.js';
+import { gemmTileCode, type TileShape } from './tile.js';
 
 export interface GemmTile extends TileShape {
   name: string;
@@ -57,7 +58,7 @@ export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number, s
     b: tB ? { kMajor: false, at: '(n0 + n) * a.K + kt + k' } : { kMajor: true, at: '(kt + k) * a.N + n0 + n' },
     aOk: 'm0 + m < a.M', bOk: 'n0 + n < a.N',
     aOffset: 'a.oA', bOffset: 'a.oB',
-    k: sliced ? { begin: 'wg.z * a.kc', end: 'min(a.K, (wg.z + 1u) * a.kc)' } : undefined,
+    k: sliced ? SLICE_RANGE : undefined,
   });
   if (sliced) {
     return {

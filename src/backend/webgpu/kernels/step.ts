@@ -14,7 +14,8 @@
 import type { BufParam, KernelDef, ScalarType } from '../program.js';
 import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
 import { gridStride } from './common.js';
-import { gemmTileCode, sliceK, type Slicing } from './tile.js';
+import { SLICE_RANGE, sliceK, type Slicing } from './slices.js';
+import { gemmTileCode } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
 
@@ -60,7 +61,7 @@ export interface StepPlan { tile: StepTile; slices: number; kc: number }
 
 /**
  * Whole, a step runs on pickStepTile's tile, in one dispatch. A step of `stepMacs` or more is
- * instead split along K (Slicing, tile.ts): on the largest tile, which loads each value of W_hh
+ * instead split along K (Slicing, slices.ts): on the largest tile, which loads each value of W_hh
  * the fewest times, into enough slices for `steps` times a product's workgroups, summed by a
  * second dispatch that applies the cell (stepFinishDef). Measured on an H200 (ms per
  * iteration): L's backward steps 14.6 whole on 8×32, 7.8 on 32×64 in 8 slices; XL's 52.3
@@ -199,8 +200,7 @@ export function stepDef(kind: StepKind, t: StepTile): KernelDef {
  */
 export function stepSliceDef(kind: StepKind, t: StepTile): KernelDef {
   const NG = gatesOf(kind), gates = Array.from({ length: NG }, (_, q) => q);
-  const tile = stepTile(kind, t, (b, j, g) => `part(wg.z, ${b}, ${j}, ${g.join(', ')})`,
-    { begin: 'wg.z * a.kc', end: 'min(a.K, (wg.z + 1u) * a.kc)' });
+  const tile = stepTile(kind, t, (b, j, g) => `part(wg.z, ${b}, ${j}, ${g.join(', ')})`, SLICE_RANGE);
   return {
     key: `stepSlice_${kind}_${t.BM}x${t.BU}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],

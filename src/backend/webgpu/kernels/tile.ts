@@ -38,34 +38,6 @@ export interface TileCode {
 
 const PAD = 4; // row padding of the shared tiles, so that transposed stores spread over the banks
 
-/**
- * When a product splits along K into slices, each slice's sums written out and added by a
- * second dispatch: a recurrent step's product of `stepMacs` multiply-adds or more into enough
- * slices to make `steps` times a product's occupancy in workgroups, any other product of
- * `productMacs` or more `products` times; 0 never splits. A long K on few workgroups waits on
- * memory with one warp per scheduler; slices give each core several workgroups to switch
- * between. A small product pays more for the second dispatch than it gains.
- */
-export interface Slicing { steps: number; stepMacs: number; products: number; productMacs: number }
-
-// The fewest K-steps of a slice: its next K-step's loads go out during the current one's arithmetic.
-const MIN_SLICE_STEPS = 2;
-// The most partial sums the slices of one product may hold (64 MiB): the slices of a large
-// output would cost more memory than any gain, and the scratch buffer must fit one binding.
-const SLICE_FLOATS = 2 ** 24;
-
-/**
- * K in as many slices of kc as make `groups` workgroups from `tiles`, each a whole number of
- * K-steps (BK) and at least MIN_SLICE_STEPS of them, their sums of `outputs` values each
- * SLICE_FLOATS at most in all.
- */
-export function sliceK(K: number, BK: number, tiles: number, groups: number, outputs: number): { slices: number; kc: number } {
-  const most = Math.min(Math.floor(K / (MIN_SLICE_STEPS * BK)), Math.floor(SLICE_FLOATS / outputs));
-  const want = Math.max(1, Math.min(most, Math.ceil(groups / tiles)));
-  const kc = Math.ceil(K / want / BK) * BK;
-  return { slices: Math.ceil(K / kc), kc };
-}
-
 export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   const { BM, BN, BK, RM, RN } = t;
   const TX = BN / RN, TY = BM / RM, NT = TX * TY, AS = BM + PAD, BS = BN + PAD;
