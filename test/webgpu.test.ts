@@ -17,6 +17,7 @@ import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { pickStep, type StepKind } from '../src/backend/webgpu/kernels/step.js';
 import { pickGemm } from '../src/backend/webgpu/kernels/gemm.js';
+import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
 import { CharLM } from '../src/model/charlm.js';
@@ -49,8 +50,8 @@ const SUM_TOL = 2e-6;
 // takes the largest tile for every product, Infinity the smallest, 10 the ones between.
 // With slices > 0, every product (a step's too) whose tiles make fewer than slices × occupancy
 // workgroups splits along K, whatever its size.
-const sized = (occupancy: number, slices = 0): WebGPUBackend =>
-  new WebGPUBackend(dev().device, { occupancy, slicing: { steps: slices, products: slices, stepMacs: 0, productMacs: 0 } });
+const slicing = (slices: number): Slicing => ({ steps: slices, products: slices, stepMacs: 0, productMacs: 0 });
+const sized = (occupancy: number, slices = 0): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy, slicing: slicing(slices) });
 
 t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile, whole or in K slices; beta = 0 ignores NaN in C', async () => {
   // From a matrix-vector product (M = 1) to shapes that span several tiles of each size; split
@@ -61,7 +62,7 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
   let sliced = 0;
   for (const [occupancy, slices] of [[1, 0], [10, 0], [Infinity, 0], [10, 4], [1, 1e9]]) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
     const p = new Twins(sized(occupancy, slices));
-    if (pickGemm(M, N, K, occupancy, { steps: slices, products: slices, stepMacs: 0, productMacs: 0 }).slices > 1) sliced++;
+    if (pickGemm(M, N, K, occupancy, slicing(slices)).slices > 1) sliced++;
     for (const [alpha, beta] of occupancy === 10 ? [[1, 0], [1, 1], [0.5, 1], [-2, 0.25], [0.3, 0]] : [[-2, 0.25]]) {
       const a = p.f(M * K), b = p.f(K * N);
       const c = beta === 0 ? p.of(new Float32Array(M * N).fill(NaN)) : p.f(M * N);
@@ -78,7 +79,7 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
   assert.ok(sliced >= 20, `${sliced} sliced products`);
   // The slices' sums live in one scratch buffer, at most 2^24 values: a large output splits
   // into fewer slices, or none.
-  const many = { steps: 1e9, stepMacs: 0, products: 1e9, productMacs: 0 };
+  const many = slicing(1e9);
   assert.equal(pickGemm(25600, 4096, 1024, 120, many).slices, 1);
   assert.equal(pickGemm(4096, 1024, 25600, 120, many).slices, 4);
   assert.equal(pickStep('lstm', 1024, 1024, 120, many).slices, 4);
@@ -165,7 +166,7 @@ t('recurrent steps fused with their product equal the product then the cell, on 
     const fused = async (label: string, kind: StepKind, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
       p.run(run);
-      const { slices } = pickStep(kind, B, H, occupancy, { steps: factor, products: factor, stepMacs: 0, productMacs: 0 });
+      const { slices } = pickStep(kind, B, H, occupancy, slicing(factor));
       if (slices > 1) sliced.add(kind);
       assert.equal(be.stats.dispatches - before, slices > 1 ? 2 : 1, `${label}: dispatches`);
     };
@@ -218,7 +219,7 @@ t('recurrent steps fused with their product equal the product then the cell, on 
 
 t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {
   // A product split along K (the second backend) adds them where it adds the slices.
-  for (const [be, slicing] of [[dev(), null], [sized(120, 64), { steps: 64, products: 64, stepMacs: 0, productMacs: 0 }]] as const) {
+  for (const [be, slices] of [[dev(), 0], [sized(120, 64), 64]] as const) {
     const p = new Twins(be);
     const count = async (label: string, n: number, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
@@ -228,8 +229,8 @@ t('biases (and a fill with zeros before a gather) run in the dispatch of the pro
     };
     for (const [M, N, K] of [[1, 65, 16], [7, 33, 9], [50, 130, 17], [50, 130, 300]]) {
       const a = p.f(M * K), w = p.f(N * K), c = p.f(M * N), b1 = p.f(N), b2 = p.f(N);
-      const split = slicing !== null && pickGemm(M, N, K, 120, slicing).slices > 1;
-      if (slicing !== null) assert.equal(split, K === 300, `${M}×${N}×${K} split`);
+      const split = slices > 0 && pickGemm(M, N, K, 120, slicing(slices)).slices > 1;
+      if (slices > 0) assert.equal(split, K === 300, `${M}×${N}×${K} split`);
       await count('gemm', split ? 2 : 1, (be, s) => { be.gemm(false, true, M, N, K, 1, s(a), s(w), 0, s(c)); be.addBias(s(c), s(b1), M, N); be.addBias(s(c), s(b2), M, N); });
       await p.same(c, `gemm + 2 biases ${M}×${N}×${K}${split ? ' in slices' : ''}`, 1e-6 + K * 2 ** -22);
       const ids = p.ids(M, K), o = p.f(M * N), wt = p.f(N * K);

@@ -14,7 +14,7 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { cellGatesOf, pickStep, stepDef, stepFinishDef, stepSliceDef, type StepKind, type StepPlan } from './kernels/step.js';
+import { cellGatesOf, pickStep, stepK, stepDef, stepFinishDef, stepSliceDef, type StepKind, type StepPlan } from './kernels/step.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 // Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
@@ -167,7 +167,7 @@ export class WebGPUBackend implements Backend {
     if (slices === 1) {
       const def = this.defOf(`gemm${transA}${transB}${t.name}${biases.length}`, () => gemmDef(transA, transB, t, biases.length));
       this.run(def, [this.f(A), this.f(B), this.f(C), ...biases.map((b) => this.f(b))],
-        [A.offset, B.offset, C.offset, M, N, K, alpha, beta, ...biases.map((b) => b.offset)],
+        [A.offset, B.offset, K, C.offset, M, N, alpha, beta, ...biases.map((b) => b.offset)],
         Math.ceil(N / t.BN), Math.ceil(M / t.BM));
       return;
     }
@@ -176,7 +176,7 @@ export class WebGPUBackend implements Backend {
     this.run(def, [this.f(A), this.f(B), parts], [A.offset, B.offset, 0, M, N, K, kc], Math.ceil(N / t.BN), Math.ceil(M / t.BM), slices);
     const finish = this.defOf(`gemmFinish${biases.length}`, () => gemmFinishDef(biases.length));
     this.map(finish, [parts, this.f(C), ...biases.map((b) => this.f(b))],
-      [0, slices, C.offset, M * N, N, alpha, beta, ...biases.map((b) => b.offset)], M * N);
+      [0, slices, C.offset, M, N, alpha, beta, ...biases.map((b) => b.offset)], M * N);
   }
 
   private recordCopies(): void {
@@ -407,8 +407,7 @@ export class WebGPUBackend implements Backend {
    */
   private fuse(kind: StepKind, into: Slice, B: number, H: number, ins: Slice[], outs: Slice[], extra: number[]): boolean {
     const p = this.pending;
-    const back = kind.endsWith('Back'), gates = cellGatesOf(kind);
-    const [N, K] = back ? [H, gates * H] : [gates * H, H];
+    const back = kind.endsWith('Back'), K = stepK(kind, H), N = back ? H : cellGatesOf(kind) * H;
     if (!p || !same(p.C, into) || p.transA || p.transB === back || p.M !== B || p.N !== N || p.K !== K ||
       p.biases.length !== (kind === 'gru' ? 1 : 0)) return false;
     const product = sub(p.C, p.M * p.N);

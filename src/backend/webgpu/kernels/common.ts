@@ -31,6 +31,11 @@ fn pcg(x: u32) -> u32 {
 fn hash3(seed: u32, stream: u32, index: u32) -> u32 {
   return pcg(index ^ pcg(stream ^ pcg(seed)));
 }
+
+// A uniform draw in [0, 1) with 24 bits, as rng.ts's uniform.
+fn uniform01(seed: u32, stream: u32, index: u32) -> f32 {
+  return f32(hash3(seed, stream, index) >> 8u) / 16777216.0;
+}
 `;
 
 /** Workgroup size of the one-thread-per-element kernels. */

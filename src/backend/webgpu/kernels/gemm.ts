@@ -45,13 +45,31 @@ export function pickGemm(M: number, N: number, K: number, occupancy: number, sli
   return { tile, ...sliceK(K, tile.BK, Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN), slicing.products * occupancy, M * N) };
 }
 
+// C[m, n] = alpha·acc + beta·C[m, n], then the biases in order: the end of a product, whole
+// (gemmDef) or in slices (gemmFinishDef). beta = 0 never reads C.
+function epilogue(biases: number): Pick<KernelDef, 'bufs' | 'args'> & { put: string } {
+  const bias = Array.from({ length: biases }, (_, k) => k);
+  return {
+    bufs: [{ name: 'C', write: true }, ...bias.map((k) => ({ name: `bias${k}` }))],
+    args: [['oC', 'u32'], ['M', 'u32'], ['N', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...bias.map((k) => [`oBias${k}`, 'u32'] as const)],
+    put: /* wgsl */ `
+fn put(m: u32, n: u32, acc: f32) {
+  if (n >= a.N) { return; }
+  let at = a.oC + m * a.N + n;
+  var v = a.alpha * acc;
+  if (a.beta != 0.0) { v += a.beta * $C[at]; }
+${bias.map((k) => `  v += $bias${k}[a.oBias${k} + n];`).join('\n')}
+  $C[at] = v;
+}`,
+  };
+}
+
 /**
  * The product over tiles of ⌈N/BN⌉ × ⌈M/BM⌉ workgroups. Sliced: workgroup z of a third
  * dimension sums K from z·kc to (z + 1)·kc and writes its sums to slice z of P (each slice
  * M×N); biases, alpha and beta are then gemmFinishDef's.
  */
 export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number, sliced = false): KernelDef {
-  const bias = Array.from({ length: biases }, (_, k) => k);
   // Element (m or n, k) of a tile → its global index, in the order that reads memory contiguously.
   const tile = gemmTileCode(t, {
     a: tA ? { kMajor: true, at: '(kt + k) * a.M + m0 + m' } : { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
@@ -78,22 +96,14 @@ ${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    if (${n} 
 }`,
     };
   }
+  const e = epilogue(biases);
   return {
     key: `gemm_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}_${biases}`,
-    bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...bias.map((k) => ({ name: `bias${k}` }))],
-    args: [['oA', 'u32'], ['oB', 'u32'], ['oC', 'u32'], ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32'],
-      ...bias.map((k) => [`oBias${k}`, 'u32'] as const)],
+    bufs: [{ name: 'A' }, { name: 'B' }, ...e.bufs],
+    args: [['oA', 'u32'], ['oB', 'u32'], ['K', 'u32'], ...e.args],
     code: /* wgsl */ `
 ${tile.shared}
-
-fn put(m: u32, n: u32, acc: f32) {
-  if (n >= a.N) { return; }
-  let at = a.oC + m * a.N + n;
-  var v = a.alpha * acc;
-  if (a.beta != 0.0) { v += a.beta * $C[at]; }
-${bias.map((k) => `  v += $bias${k}[a.oBias${k} + n];`).join('\n')}
-  $C[at] = v;
-}
+${e.put}
 
 @compute @workgroup_size(${tile.threads})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -105,20 +115,16 @@ ${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    put(${m},
   };
 }
 
-/** A sliced product's second part, one thread per element of C: the slices' sums added in order, then as put() does. */
+/** A sliced product's second part, one thread per element of C: the slices' sums added in order, then put(). */
 export function gemmFinishDef(biases: number): KernelDef {
-  const bias = Array.from({ length: biases }, (_, k) => k);
+  const e = epilogue(biases);
   return {
     key: `gemmFinish_${biases}`,
-    bufs: [{ name: 'P' }, { name: 'C', write: true }, ...bias.map((k) => ({ name: `bias${k}` }))],
-    args: [['oP', 'u32'], ['slices', 'u32'], ['oC', 'u32'], ['n', 'u32'], ['N', 'u32'], ['alpha', 'f32'], ['beta', 'f32'],
-      ...bias.map((k) => [`oBias${k}`, 'u32'] as const)],
-    code: gridStride('a.n', `
+    bufs: [{ name: 'P' }, ...e.bufs],
+    args: [['oP', 'u32'], ['slices', 'u32'], ...e.args],
+    code: e.put + gridStride('a.M * a.N', `
     var s = 0.0;
-    for (var z = 0u; z < a.slices; z++) { s += $P[a.oP + z * a.n + i]; }
-    var v = a.alpha * s;
-    if (a.beta != 0.0) { v += a.beta * $C[a.oC + i]; }
-${bias.map((k) => `    v += $bias${k}[a.oBias${k} + i % a.N];`).join('\n')}
-    $C[a.oC + i] = v;`),
+    for (var z = 0u; z < a.slices; z++) { s += $P[a.oP + z * a.M * a.N + i]; }
+    put(i / a.N, i % a.N, s);`),
   };
 }

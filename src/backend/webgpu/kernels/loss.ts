@@ -161,7 +161,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     if (l == 0u) {
       rowAt = row;
       st = stats;
-      let u = f32(hash3(a.seed, a.stream, a.index + n) >> 8u) / 16777216.0;
+      let u = uniform01(a.seed, a.stream, a.index + n);
       let pick = drawId(u, a.V, a.topK, a.argmax != 0u);
       $ids[a.oIds + n] = i32(pick);
       $drawn[a.oDrawn + n] = f32(pick);

@@ -192,7 +192,7 @@ ${layers}
     for (var v = t; v < V; v += NT) { lg[v] = exp((lg[v] - m) * a.invT) * (1.0 / e); }
     workgroupBarrier();
     if (t == 0u) {
-      let u = f32(hash3(a.seed, a.stream, a.index + s) >> 8u) / 16777216.0;
+      let u = uniform01(a.seed, a.stream, a.index + s);
       let pick = drawId(u, V, a.topK, a.argmax != 0u);
       cur = pick;
       if (wgid.x == 0u) {

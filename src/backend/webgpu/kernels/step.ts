@@ -54,7 +54,7 @@ export function pickStepTile(kind: StepKind, B: number, H: number, occupancy: nu
 }
 
 /** The K of a step's product: H forward, the cell's gates times H backward. */
-const stepK = (kind: StepKind, H: number): number => (kind.endsWith('Back') ? cellGatesOf(kind) * H : H);
+export const stepK = (kind: StepKind, H: number): number => (kind.endsWith('Back') ? cellGatesOf(kind) * H : H);
 
 /** How a step runs: its tile, and its product's K in `slices` slices of kc (1: the fused step). */
 export interface StepPlan { tile: StepTile; slices: number; kc: number }
@@ -181,15 +181,13 @@ ${calls}
 }` };
 }
 
-const PRODUCT_ARGS: [string, ScalarType][] = [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32']];
-
 /** The fused step: the whole product and the cell in one dispatch, over ⌈U/BU⌉ × ⌈M/BM⌉ workgroups. */
 export function stepDef(kind: StepKind, t: StepTile): KernelDef {
   const e = EPILOGUES[kind], tile = stepTile(kind, t, (b, j, g) => `cell(${b}, ${j}, ${g.join(', ')})`);
   return {
     key: `step_${kind}_${t.BM}x${t.BU}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
-    args: [...PRODUCT_ARGS, ...e.args],
+    args: [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
     code: `${cellCode(kind)}\n${tile.shared}\n${tile.main}`,
   };
 }
@@ -222,7 +220,7 @@ export function stepFinishDef(kind: StepKind): KernelDef {
   return {
     key: `stepFinish_${kind}`,
     bufs: [{ name: 'P' }, { name: 'C', write: true }, ...e.bufs],
-    args: [['pP', 'u32'], ['slices', 'u32'], ...PRODUCT_ARGS.filter(([n]) => n !== 'pA' && n !== 'pB' && n !== 'K'), ...e.args],
+    args: [['pP', 'u32'], ['slices', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
     code: /* wgsl */ `
 ${cellCode(kind)}
 
