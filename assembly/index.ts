@@ -6,6 +6,7 @@ export * from './rows';
 export { lstmStep, lstmStepBackward, gruStep, gruStepBackward } from './cells';
 export * from './steps';
 export * from './loss';
+export { drawRows, drawScratchBytes, sampleLoop } from './sampler';
 export * from './optim';
 export * from './elementwise';
 export * from './rng';

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { slice, type Slice } from '../src/backend/backend.js';
+import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js';
 import { uniform } from '../src/backend/rng.js';
 import { WasmBackend } from '../src/backend/wasm/index.js';
 import { loadWasmModule, type WasmFlavor } from '../src/node/wasm.js';
@@ -23,6 +23,8 @@ import { Corpus } from '../src/text/corpus.js';
 import { train } from '../src/train/loop.js';
 import type { TrainOptions } from '../src/train/options.js';
 import { resolveCorpusText } from '../src/node/datasets.js';
+import { sampleTexts } from '../src/sample/sample.js';
+import { samplerNet } from '../src/sample/device.js';
 import { UserError } from '../src/errors.js';
 
 const LEAD = 3; // data starts this many floats into each buffer: neither 0 nor a multiple of 4
@@ -216,6 +218,88 @@ for (const [name, config, opts] of models) {
     });
   });
 }
+
+// The backend as one without sampleLoop and drawRows: sampling then takes the step-by-step path,
+// downloading the probabilities and drawing on the host.
+function hostPath(be: WasmBackend): Backend {
+  return new Proxy(be, {
+    get(target, key) {
+      if (key === 'sampleLoop' || key === 'drawRows') return undefined;
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+// 258 units: the loop splits between threads (the RNN's step just reaches the size for a
+// split) and a share ends on units that are not a multiple of four.
+const samplers: [string, Partial<ModelConfig>][] = [
+  ['lstm 2×258 one-hot', { model: 'lstm', layers: 2, hidden: 258 }],
+  ['gru 2×258 embedding 16', { model: 'gru', layers: 2, hidden: 258, embedding: 16 }],
+  ['rnn 3×258 one-hot', { model: 'rnn', layers: 3, hidden: 258 }],
+  ['lstm 1×40 embedding 8 (too small to split)', { model: 'lstm', layers: 1, hidden: 40, embedding: 8 }],
+];
+
+test('sampling on the module (one loop for a single stream, drawRows for several) draws the host path\'s text bit for bit on 1, 2 and 3 threads', async () => {
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  const V = corpus.vocab.size;
+  const { module } = await loadWasmModule();
+  const bes = await Promise.all(THREADS.map((threads) => WasmBackend.create(module, { threads, spawnWorker: spawnNodeWorker })));
+  const host = hostPath(await WasmBackend.create(module));
+  const loops = bes.map((be) => {
+    const calls = { n: 0 }, own = be.sampleLoop.bind(be);
+    be.sampleLoop = (net) => { calls.n++; return own(net); };
+    return calls;
+  });
+  for (const [name, config] of samplers) {
+    const ref = CharLM.create(host, config, V, 11);
+    const params = await ref.exportParams();
+    const models = bes.map((be) => {
+      const m = new CharLM(be, ref.config, V);
+      m.importParams(params);
+      return m;
+    });
+    for (const opts of [{ seed: 5 }, { temperature: 0.8, topK: 5, seed: 6, prime: 'The ' }, { argmax: true, prime: 'Call me' },
+      { temperature: 1.5, seed: 8, count: 3 }, { topK: 2, seed: 9, count: 2, prime: 'a' }]) {
+      const o = { length: 150, ...opts }, label = `${name} ${JSON.stringify(opts)}`;
+      const want = await sampleTexts(ref, corpus.vocab, o);
+      for (const [t, m] of models.entries()) {
+        const [calls, splits] = [loops[t].n, bes[t].splitCount];
+        assert.deepEqual(await sampleTexts(m, corpus.vocab, o), want, `${label} on ${THREADS[t]} thread(s)`);
+        if ((o.count ?? 1) === 1) assert.ok(loops[t].n > calls, `${label}: no sampling loop`);
+        const split = bes[t].threads > 1 && config.hidden === 258;
+        if (split) assert.ok(bes[t].splitCount > splits, `${label}: ran on one thread with ${bes[t].threads}`);
+      }
+    }
+  }
+  for (const be of bes) be.dispose();
+});
+
+test('a sampling loop carries its state from call to call: 5 + 8 characters are 13 in one call, on 1, 2 and 3 threads', async () => {
+  const { module } = await loadWasmModule();
+  for (const threads of THREADS) {
+    const be = await WasmBackend.create(module, { threads, spawnWorker: spawnNodeWorker });
+    const model = CharLM.create(be, { model: 'lstm', layers: 2, hidden: 258 }, 65, 3);
+    const ids = slice(be.allocInt(2)), drawn = slice(be.alloc(13));
+    const run = async (name: string, parts: number[]): Promise<Float32Array[]> => {
+      const state = model.scratchState(name, 1);
+      const loop = await be.sampleLoop(samplerNet(model, state));
+      assert.ok(loop);
+      be.upload(sub(ids, 0, 1), new Int32Array([7]));
+      let done = 0;
+      for (const n of parts) {
+        if (done > 0) be.copy(sub(ids, 0, 1), sub(ids, 1, 1));
+        loop(sub(ids, 0, 1), sub(ids, 1, 1), sub(drawn, done, n), n, { temperature: 1, topK: 0, argmax: false, seed: 4, stream: 2, index: 100 + done });
+        done += n;
+      }
+      return Promise.all([be.download(drawn), be.download(state.h), be.download(state.c!)]);
+    };
+    const [whole, split] = [await run('whole', [13]), await run('split', [5, 8])];
+    for (const [k, what] of ['drawn', 'h', 'c'].entries()) assert.deepEqual(split[k], whole[k], `${what} on ${threads} thread(s)`);
+    assert.ok(whole[1].some((v) => v !== 0));
+    be.dispose();
+  }
+});
 
 test('a failing share on any thread becomes an exception, and the pool keeps working', async () => {
   const { module } = await loadWasmModule();

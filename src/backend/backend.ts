@@ -137,15 +137,15 @@ export interface Backend {
     N: number, V: number, gradScale: number): void;
   // probs[N,V] = softmax(logits / temperature)
   softmax(logits: Slice, probs: Slice, N: number, V: number, temperature: number): void;
-  // Optional, where reading back is costly (a GPU): one id per row of logits[N,V], drawn as the
-  // host sampler draws from softmax(logits / temperature) (src/sample/sample.ts), so sampling
-  // can run many steps without a read-back. ids[n] (i32) gets the id, to be the next step's
-  // input; drawn[n] (f32) the same, to download.
+  // Optional, where reading back is costly (a GPU) or a draw on the host per step is: one id
+  // per row of logits[N,V], drawn as the host sampler draws from softmax(logits / temperature)
+  // (src/sample/sample.ts), so sampling can run many steps without a read-back. ids[n] (i32)
+  // gets the id, to be the next step's input; drawn[n] (f32) the same, to download.
   drawRows?(logits: Slice, ids: Slice, drawn: Slice, N: number, V: number, o: DrawOptions): void;
-  // Optional, where even a few kernels per character cost more than the character (a GPU):
-  // single-stream sampling of a whole network for many characters per call, as the layers'
-  // steps, the decoder and drawRows would sample it. Resolves to null where this backend
-  // cannot run `net` that way.
+  // Optional, where even a few kernels per character cost more than the character (a GPU;
+  // CPU threads, which would meet once per kernel): single-stream sampling of a whole network
+  // for many characters per call, as the layers' steps, the decoder and drawRows would sample
+  // it. Resolves to null where this backend cannot run `net` that way.
   sampleLoop?(net: SamplerNet): Promise<SampleLoop | null>;
 
   // Optimiser steps over matching slices of parameters, gradients and state.

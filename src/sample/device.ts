@@ -3,7 +3,8 @@
 // steps comes back in one read. On a GPU a read-back is a round trip of tens of microseconds,
 // so this replaces one wait per character with one per chunk; while the host hands out one
 // chunk, the device already runs the next. With one stream, a backend that samples in its own
-// loop (Backend.sampleLoop) runs a chunk in one call.
+// loop (Backend.sampleLoop) runs a chunk in one call: on WebAssembly threads that saves the
+// hand-offs, the read-back and the host's draw of every character.
 import { sub, type DrawOptions, type SamplerNet } from '../backend/backend.js';
 import type { CharLM, RecurrentState } from '../model/charlm.js';
 
@@ -59,8 +60,8 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
   }
 }
 
-// What sampleLoop needs of the model: its tensors and the sampling state.
-function samplerNet(model: CharLM, state: RecurrentState): SamplerNet {
+/** What sampleLoop needs of the model: its tensors and the sampling state. */
+export function samplerNet(model: CharLM, state: RecurrentState): SamplerNet {
   const { model: cell, layers, hidden: H, embedding: E } = model.config;
   const t = (name: string) => model.tensor(model.params, name);
   return {

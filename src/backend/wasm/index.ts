@@ -4,7 +4,7 @@
 // module keeps no state of its own and any number of threads can run it over the same memory:
 // with threads > 1, matrix products and the larger elementwise kernels are split between the
 // calling thread and worker threads (threads.ts).
-import type { Backend, Buf, Slice } from '../backend.js';
+import { slice, type Backend, type Buf, type DrawOptions, type SampleLoop, type SamplerNet, type Slice } from '../backend.js';
 import { UserError } from '../../errors.js';
 import { kernelsOf, type Kernels } from './kernels.js';
 import { KernelPool, MAX_THREADS, type SpawnWorker } from './threads.js';
@@ -47,6 +47,9 @@ export class WasmBackend implements Backend {
   private pack = 0; // gemm's scratch: one area per thread, packStride bytes apart
   private packStride = 0;
   private pool: KernelPool | null = null;
+  private draw = 0; // the draws' scratch: one area per thread, drawStride bytes apart
+  private drawStride = 0;
+  private readonly samplers = new Map<string, number>(); // a network's description for sampleLoop, by its addresses
   private disposed = false;
 
   private constructor(readonly memory: WebAssembly.Memory, private readonly k: Kernels, private readonly maxPages: number) {
@@ -241,8 +244,7 @@ export class WasmBackend implements Backend {
   // its units in both matrices, and with sticky shares the same thread reads them every step.
   private stepOne(kernel: 'lstmStepOne' | 'gruStepOne' | 'rnnStepOne', gates: number, x: Slice, oneHot: boolean,
     In: number, f32s: readonly Slice[], H: number): void {
-    const perUnit = gates * (H + (oneHot ? 1 : In)); // multiply-adds
-    const pool = this.pool && perUnit * H >= GEMM_SPLIT_WORK && this.pool.plan(H, 4, Math.ceil(STEP_MIN_SHARE / perUnit)) > 1 ? this.pool : null;
+    const pool = this.unitPlan(H, gates * (H + (oneHot ? 1 : In)));
     const xp = oneHot ? this.i(x) : this.f(x), hot = oneHot ? 1 : 0;
     if (pool) {
       pool.begin(kernel).arg(xp).arg(hot).arg(In);
@@ -251,6 +253,68 @@ export class WasmBackend implements Backend {
     } else {
       (this.k[kernel] as (...a: number[]) => void)(xp, hot, In, ...f32s.map((s) => this.f(s)), H, 0, H);
     }
+  }
+  /** Plans a split of H hidden units of perUnit multiply-adds each, or returns null to run on this thread. */
+  private unitPlan(H: number, perUnit: number): KernelPool | null {
+    const pool = this.pool;
+    return pool && perUnit * H >= GEMM_SPLIT_WORK && pool.plan(H, 4, Math.ceil(STEP_MIN_SHARE / perUnit)) > 1 ? pool : null;
+  }
+
+  drawRows(logits: Slice, ids: Slice, drawn: Slice, N: number, V: number, o: DrawOptions): void {
+    this.k.drawRows(this.f(logits), this.i(ids), this.f(drawn), N, V, o.temperature, o.topK, o.argmax ? 1 : 0,
+      o.seed >>> 0, o.stream >>> 0, o.index >>> 0, this.drawScratch(V));
+  }
+
+  // The whole loop runs as one job, split by hidden units as the single-stream steps are; its
+  // threads wait for each other inside the module after every layer.
+  async sampleLoop(net: SamplerNet): Promise<SampleLoop | null> {
+    const { H, V, E } = net, L = net.layers.length;
+    if (L === 0) return null;
+    const desc = this.samplerNet(net);
+    const gates = net.cell === 'lstm' ? 4 : net.cell === 'gru' ? 3 : 1;
+    const perUnit = gates * (H + (L > 1 ? H : E > 0 ? E : 1)); // the largest layer's
+    return (first, last, drawn, n, o) => {
+      const args = [desc, this.i(first), this.i(last), this.f(drawn), n, o.temperature, o.topK, o.argmax ? 1 : 0,
+        o.seed >>> 0, o.stream >>> 0, o.index >>> 0];
+      const scratch = this.drawScratch(V), pool = this.unitPlan(H, perUnit);
+      if (pool) {
+        pool.begin('sampleLoop');
+        for (const a of args) pool.arg(a);
+        pool.arg(pool.parts).arg(0, 1).arg(H).arg(scratch, 0, this.drawStride).run(args.length + 2);
+      } else {
+        (this.k.sampleLoop as (...a: number[]) => void)(...args, 1, 0, H, scratch);
+      }
+    };
+  }
+
+  // The description assembly/sampler.ts reads, with the buffers the loop needs besides the
+  // network's own; made once per network (sampling runs again and again during training).
+  private samplerNet(net: SamplerNet): number {
+    const { H, V, E } = net, L = net.layers.length;
+    const words = [net.cell === 'lstm' ? 0 : net.cell === 'gru' ? 1 : 2, L, H, V, E, this.f(net.dec), this.f(net.decB),
+      net.enc ? this.f(net.enc) : 0, this.f(net.h), net.c ? this.f(net.c) : 0];
+    const layers = net.layers.flatMap((l) => [this.f(l.wih), this.f(l.bih), this.f(l.whh), this.f(l.bhh)]);
+    const key = [...words, ...layers].join(',');
+    let desc = this.samplers.get(key);
+    if (desc === undefined) {
+      const alt = this.alloc(L * H), act = this.alloc(4 * H), hh = this.alloc(3 * H), barrier = this.allocInt(32);
+      const d = this.allocInt(16 + 4 * L);
+      words.push(this.f(slice(alt)), this.f(slice(act)), this.f(slice(hh)), this.i(slice(barrier)), 0, 0);
+      this.upload(slice(d), Int32Array.from([...words, ...layers]));
+      desc = this.i(slice(d));
+      this.samplers.set(key, desc);
+    }
+    return desc;
+  }
+
+  /** Ensures every thread has the draws' scratch for V ids; returns thread 0's. */
+  private drawScratch(V: number): number {
+    const need = roundUp(this.k.drawScratchBytes(V), ALIGN);
+    if (need > this.drawStride) {
+      this.draw = this.reserve(need * (this.pool?.threads ?? 1));
+      this.drawStride = need;
+    }
+    return this.draw;
   }
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
     const pool = this.rowPlan(B, H), r = 4 * H, g = 16 * H;

@@ -36,6 +36,12 @@ export interface Kernels {
   mul(x: number, m: number, n: number): void;
   softmaxXent(logits: number, targets: number, losses: number, dlogits: number, N: number, V: number, gradScale: number): void;
   softmax(logits: number, probs: number, N: number, V: number, temperature: number): void;
+  drawRows(logits: number, ids: number, drawn: number, N: number, V: number, temperature: number, topK: number,
+    argmax: number, seed: number, stream: number, index: number, scratch: number): void;
+  drawScratchBytes(V: number): number;
+  sampleLoop(net: number, first: number, last: number, drawn: number, n: number, temperature: number, topK: number,
+    argmax: number, seed: number, stream: number, index: number, parties: number, j0: number, units: number,
+    scratch: number): void;
   rmsprop(p: number, g: number, cache: number, n: number, lr: number, decay: number, eps: number): void;
   adam(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
     eps: number, c1: number, c2: number): void;
@@ -56,7 +62,7 @@ export const kernelNames: readonly KernelName[] = [
   'heapBase', 'gemm', 'gemmLd', 'gemmScratchBytes', 'packB', 'packedBFloats', 'gemmPacked', 'addBias', 'sumRows',
   'gatherCols', 'scatterAddCols', 'gatherRows', 'scatterAddRows', 'lstmStep', 'lstmStepBackward', 'gruStep',
   'gruStepBackward', 'lstmStepOne', 'gruStepOne', 'rnnStepOne', 'tanhForward', 'tanhBackward', 'dropout', 'mul',
-  'softmaxXent', 'softmax', 'rmsprop', 'adam', 'adagrad', 'sumSquares', 'clipByNorm', 'clamp', 'scale', 'fill',
+  'softmaxXent', 'softmax', 'drawRows', 'drawScratchBytes', 'sampleLoop', 'rmsprop', 'adam', 'adagrad', 'sumSquares', 'clipByNorm', 'clamp', 'scale', 'fill',
   'copy', 'hash3',
 ];
 
