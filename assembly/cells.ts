@@ -3,7 +3,7 @@
 // unit gets the same arithmetic). The gates come from ./math within 2.4 ulps of exact; the
 // rest is f32 arithmetic, each result a few roundings from the reference's f64 one. Every
 // unit's inputs are loaded before its outputs are stored, so outputs may overwrite inputs.
-import { sigmoidv, tanhv, expm2abs, tanhWith, sech2With } from './math';
+import { sigmoidv, tanhv, expm2abs, tanhWith, sech2With, one, quarter } from './math';
 
 @inline function ld(p: usize, full: bool): v128 {
   return full ? v128.load(p) : f32x4.splat(load<f32>(p));
@@ -15,7 +15,6 @@ import { sigmoidv, tanhv, expm2abs, tanhWith, sech2With } from './math';
 @inline function add(a: v128, b: v128): v128 { return f32x4.add(a, b); }
 @inline function sub(a: v128, b: v128): v128 { return f32x4.sub(a, b); }
 @inline function mul(a: v128, b: v128): v128 { return f32x4.mul(a, b); }
-@inline function one(): v128 { return f32x4.splat(1); }
 // x·(1 − x), for a sigmoid output
 @inline function dsig(x: v128): v128 { return mul(x, sub(one(), x)); }
 // 1 − x², for a tanh output: as (1 − x)(1 + x), exact up to two roundings even as |x| → 1
@@ -58,7 +57,7 @@ export function lstmStep(pre: usize, cPrev: usize, act: usize, c: usize, h: usiz
   p: usize, s: usize, gate: usize, full: bool): void {
   const i = ld(act + p, full), f = ld(act + p + gate, full), g = ld(act + p + 2 * gate, full), o = ld(act + p + 3 * gate, full);
   const cv = ld(c + s, full), e4 = expm2abs(cv, 2);
-  const tc = tanhWith(cv, f32x4.mul(e4, f32x4.splat(0.25)));
+  const tc = tanhWith(cv, f32x4.mul(e4, quarter()));
   const dhv = ld(dh + s, full), cp = ld(cPrev + s, full);
   const dct = add(ld(dc + s, full), mul(mul(dhv, o), sech2With(cv, tc, e4)));
   st(dpre + p, mul(mul(dct, g), dsig(i)), full);
