@@ -80,5 +80,5 @@ async function compile(wanted: WasmFlavor | 'best'): Promise<{ module: WebAssemb
 export async function loadWasmBackend(opts: LoadWasmOptions = {}): Promise<WasmBackend> {
   const { module } = await loadWasmModule(opts.flavor);
   const threads = opts.threads ?? availableParallelism();
-  return WasmBackend.create(module, { ...opts, threads, spawnWorker: spawnNodeWorker });
+  return WasmBackend.create(module, { ...opts, threads, cores: availableParallelism(), spawnWorker: spawnNodeWorker });
 }

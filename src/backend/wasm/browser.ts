@@ -58,6 +58,7 @@ export async function loadBrowserWasmBackend(opts: BrowserWasmOptions = {}): Pro
   try {
     return await WasmBackend.create(module, {
       threads,
+      cores,
       maximumPages: opts.maximumPages ?? DEFAULT_PAGES,
       spawnWorker: webWorkerSpawner(new URL('./web-worker.js', import.meta.url)),
     });

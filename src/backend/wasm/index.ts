@@ -33,6 +33,8 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Starts a worker thread (Node: src/node/wasm-workers.ts; browsers: webWorkerSpawner). */
   spawnWorker?: SpawnWorker;
+  /** The machine's cores (default: as many as threads); with more threads, the calling thread waits for workers asleep. */
+  cores?: number;
 }
 
 export class WasmBuf implements Buf {
@@ -71,7 +73,7 @@ export class WasmBackend implements Backend {
     }
     if (threads > 1) {
       if (!opts.spawnWorker) throw new TypeError('a wasm backend with threads > 1 needs a spawnWorker');
-      be.pool = await KernelPool.start(be.k, mod, memory, threads, opts.spawnWorker);
+      be.pool = await KernelPool.start(be.k, mod, memory, threads, opts.spawnWorker, opts.cores);
     }
     return be;
   }

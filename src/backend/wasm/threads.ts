@@ -11,9 +11,9 @@
 // taken in whatever order (batch-1 sampling of a 2×512 LSTM cycles over 12 MB).
 // Claiming rather than owning a share matters on a busy machine: a worker that the OS has not
 // scheduled claims nothing, and the calling thread runs its share instead of waiting a whole
-// time slice for it. Both sides spin briefly before sleeping in Atomics.wait: a training step
-// runs hundreds of small products back to back, and a futex round trip per product would cost
-// more than the product.
+// time slice for it. Both sides poll before sleeping in Atomics.wait (WORKER_SPIN_MS below): a
+// training step runs hundreds of small products back to back, and a futex round trip per
+// product would cost more than the product.
 // This file runs in browsers too: how a worker is started is the host's business (SpawnWorker).
 import { kernelIndex, kernelNames, kernelsOf, type KernelName, type Kernels } from './kernels.js';
 
@@ -56,14 +56,19 @@ const STRIDE = ARGS + MAX_ARGS; // per argument: added once per unit of the spli
 const PER_THREAD = STRIDE + MAX_ARGS; // per argument: added once per thread index (private scratch)
 const BOUNDS = PER_THREAD + MAX_ARGS; // share p covers [BOUNDS + p, BOUNDS + p + 1)
 
-// How long to poll before sleeping. A worker polls across the serial gaps between kernels of a
-// step (small products and cell updates run on the calling thread). The calling thread polls
-// only briefly: on a machine busy with other work a worker may hold a share without running,
-// and only once the calling thread sleeps does the OS move that worker onto the freed core.
-// Measured on 2 cores: longer polls gained nothing when the machine was quiet and cost up to
-// half the speed when it was not.
-const WORKER_SPIN_MS = 0.2;
-const CALLER_SPIN_MS = 0.05;
+// How long to poll before sleeping. A thread that sleeps is woken onto the core of the thread
+// that wakes it (Linux's wake-affine placement) and shares that core with it until the
+// scheduler moves one of them away: with brief polls, training S on 2 cores found both threads
+// on one core a third of the time, and polls of 10 ms made its iterations 11% faster (medians
+// of 10 alternating runs). A worker polls across the serial gaps between kernels of a step
+// (small products and cell updates run on the calling thread), and sleeps when training
+// pauses. With more threads than cores, though, a worker may hold a share without running, and
+// only once the calling thread sleeps does the OS move that worker onto the freed core: then
+// the calling thread polls only briefly. (Polling threads take time from other processes on a
+// busy machine; they stop 10 ms after the last kernel.)
+const WORKER_SPIN_MS = 10;
+const CALLER_SPIN_MS = 10;
+const CALLER_SPIN_OVERSUBSCRIBED_MS = 0.05;
 
 // One Int32 per share after the job description, on its own cache line: 0 = not yet claimed.
 // Shares a job does not use stay claimed, so a worker still draining the previous job can claim
@@ -169,6 +174,7 @@ export class KernelPool {
   private readonly f64: Float64Array;
   private readonly runner: ShareRunner;
   private readonly canWait: boolean;
+  private readonly callerSpinMs: number;
   private gen = 0;
   private nargs = 0;
   private closed = false;
@@ -178,8 +184,9 @@ export class KernelPool {
   parts = 1;
   largest = 0;
 
-  private constructor(k: Kernels, readonly threads: number, control: SharedArrayBuffer,
+  private constructor(k: Kernels, readonly threads: number, cores: number, control: SharedArrayBuffer,
     private readonly workers: WorkerHandle[]) {
+    this.callerSpinMs = threads > cores ? CALLER_SPIN_OVERSUBSCRIBED_MS : CALLER_SPIN_MS;
     this.ctl = new Int32Array(control);
     this.f64 = f64View(control, threads);
     this.runner = new ShareRunner(k, this.ctl, this.f64, 0, threads);
@@ -187,9 +194,9 @@ export class KernelPool {
     this.canWait = agentCanWait(this.ctl);
   }
 
-  /** Starts threads − 1 workers over the module and memory that `k` runs on. */
+  /** Starts threads − 1 workers over the module and memory that `k` runs on; `cores`: the machine's. */
   static async start(k: Kernels, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number,
-    spawn: SpawnWorker): Promise<KernelPool> {
+    spawn: SpawnWorker, cores = threads): Promise<KernelPool> {
     const control = new SharedArrayBuffer(controlBytes(threads));
     const workers: WorkerHandle[] = [];
     try {
@@ -199,7 +206,7 @@ export class KernelPool {
       for (const w of workers) w.terminate();
       throw err;
     }
-    return new KernelPool(k, threads, control, workers);
+    return new KernelPool(k, threads, cores, control, workers);
   }
 
   /**
@@ -255,7 +262,7 @@ export class KernelPool {
     this.runner.drain();
     let d = Atomics.load(ctl, FINISHED);
     if (d !== shares) {
-      const until = now() + CALLER_SPIN_MS;
+      const until = now() + this.callerSpinMs;
       while (d !== shares && now() < until) {
         for (let i = 0; i < 64 && d !== shares; i++) d = Atomics.load(ctl, FINISHED);
       }
