@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { browserSkip, startWebApp, type WebApp } from './helpers/browser.js';
 import { runCli } from './helpers/charrnn-cli.js';
-import { current, progress, startError, untilIteration } from './helpers/train-page.js';
+import { current, progress, startError, untilIteration, untilStopped } from './helpers/train-page.js';
 import { repetitiveText } from './helpers/web-text.js';
 
 const CHECKPOINT_NAME = /^lm_lstm_epoch\d+\.\d{2}_\d+\.\d{4}\.safetensors$/;
@@ -39,9 +39,8 @@ describe('training in the browser', { skip: browserSkip() }, () => {
     assert.match(await page.textContent('#loss-chart') ?? '', /train loss/);
 
     await page.click('#pause-button');
-    // The run stops at its next event; give it that one.
-    await page.waitForTimeout(300);
-    const pausedAt = await current(page);
+    // The run stops at its next event.
+    const pausedAt = await untilStopped(page);
     await page.waitForTimeout(1500);
     assert.equal((await current(page)).iter, pausedAt.iter, 'iterations went on while paused');
 

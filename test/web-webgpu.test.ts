@@ -10,7 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
 import { browserSkip, chooseOption, setInput, startWebApp, watchOutputLengths, type WebApp } from './helpers/browser.js';
 import { runCli, trainSmallModelOn } from './helpers/charrnn-cli.js';
-import { current, untilIteration } from './helpers/train-page.js';
+import { current, untilIteration, untilStopped } from './helpers/train-page.js';
 import { practiceText, repetitiveText } from './helpers/web-text.js';
 
 const EVERY = 4;
@@ -95,8 +95,7 @@ describe('the web app on WebGPU', { skip: browserSkip() }, () => {
     await untilIteration(page, 2 * EVERY);
     await page.locator('#samples .sample').first().waitFor();
     await page.click('#pause-button');
-    await page.waitForTimeout(300);
-    const pausedAt = await current(page);
+    const pausedAt = await untilStopped(page);
     assert.ok(pausedAt.loss < first.loss - 0.2, `loss ${pausedAt.loss} at iteration ${pausedAt.iter} is not clearly below ${first.loss} at ${first.iter}`);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-button')]);

@@ -35,6 +35,23 @@ export function untilIteration(page: Page, n: number, timeout = 60_000): Promise
   }, n, { timeout });
 }
 
+/**
+ * Waits until a paused run has stopped: the iteration it was computing when the pause was
+ * asked for still reports, however long it takes (a software GPU on a busy machine can take
+ * seconds), and then the figures stay as they are for `quiet` ms.
+ */
+export async function untilStopped(page: Page, quiet = 1000, timeout = 60_000): Promise<Progress> {
+  const until = Date.now() + timeout;
+  let last = await current(page);
+  for (;;) {
+    await page.waitForTimeout(quiet);
+    const now = await current(page);
+    if (now.iter === last.iter) return now;
+    assert.ok(Date.now() < until, `training still runs ${timeout} ms after the pause (iteration ${now.iter})`);
+    last = now;
+  }
+}
+
 /** Starts training on `text` and waits for the status line to say it failed; returns that line. */
 export async function startError(page: Page, text: string): Promise<string> {
   await page.fill('#corpus-input', text);
