@@ -28,7 +28,7 @@ const ALT_H = 10; // [L, H]: h of odd steps (a step must not write the h that ot
 const ACT = 11; // [4H]: gates, which the fused steps write for the backward
 const HH = 12; // [3H]: GRU's recurrent products, likewise
 const BARRIER = 13; // two words a cache line apart: arrivals, generation
-export const NET_WORDS = 16; // then per layer: wih, bih, whh, bhh
+const NET_WORDS = 16; // then per layer: wih, bih, whh, bhh
 
 @inline function word(net: usize, i: i32): i32 { return load<i32>(net + (<usize>i << 2)); }
 @inline function prob(p: usize, i: i32): f64 { return <f64>load<f32>(p + (<usize>i << 2)); }

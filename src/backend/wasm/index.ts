@@ -272,7 +272,7 @@ export class WasmBackend implements Backend {
   async sampleLoop(net: SamplerNet): Promise<SampleLoop | null> {
     const { H, V, E } = net, L = net.layers.length;
     if (L === 0) return null;
-    const desc = this.samplerNet(net);
+    const desc = this.samplerDescription(net);
     const gates = net.cell === 'lstm' ? 4 : net.cell === 'gru' ? 3 : 1;
     const perUnit = gates * (H + (L > 1 ? H : E > 0 ? E : 1)); // the largest layer's
     return (first, last, drawn, n, o) => {
@@ -289,9 +289,10 @@ export class WasmBackend implements Backend {
     };
   }
 
-  // The description assembly/sampler.ts reads, with the buffers the loop needs besides the
-  // network's own; made once per network (sampling runs again and again during training).
-  private samplerNet(net: SamplerNet): number {
+  // The description assembly/sampler.ts reads (its words CELL … BARRIER, then wih, bih, whh,
+  // bhh per layer), with the buffers the loop needs besides the network's own; made once per
+  // network, as sampling runs again and again during training.
+  private samplerDescription(net: SamplerNet): number {
     const { H, V, E } = net, L = net.layers.length;
     const words = [net.cell === 'lstm' ? 0 : net.cell === 'gru' ? 1 : 2, L, H, V, E, this.f(net.dec), this.f(net.decB),
       net.enc ? this.f(net.enc) : 0, this.f(net.h), net.c ? this.f(net.c) : 0];
