@@ -33,7 +33,7 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Starts a worker thread (Node: src/node/wasm-workers.ts; browsers: webWorkerSpawner). */
   spawnWorker?: SpawnWorker;
-  /** The machine's cores (default: as many as threads); with more threads, the calling thread waits for workers asleep. */
+  /** The machine's cores (default: as many as threads); with more threads than cores, the calling thread sleeps sooner while it waits. */
   cores?: number;
 }
 

@@ -58,9 +58,9 @@ const BOUNDS = PER_THREAD + MAX_ARGS; // share p covers [BOUNDS + p, BOUNDS + p 
 
 // How long to poll before sleeping. A thread that sleeps is woken onto the core of the thread
 // that wakes it (Linux's wake-affine placement) and shares that core with it until the
-// scheduler moves one of them away: with brief polls, training S on 2 cores found both threads
-// on one core a third of the time, and polls of 10 ms made its iterations 11% faster (medians
-// of 10 alternating runs). A worker polls across the serial gaps between kernels of a step
+// scheduler moves one of them away: with brief polls, samples of a 2-thread training run of S on
+// 2 cores found both threads running on one core in half or more of the samples where both ran,
+// and polls of 10 ms made its iterations 11% faster (medians of 10 alternating runs). A worker polls across the serial gaps between kernels of a step
 // (small products and cell updates run on the calling thread), and sleeps when training
 // pauses. With more threads than cores, though, a worker may hold a share without running, and
 // only once the calling thread sleeps does the OS move that worker onto the freed core: then
