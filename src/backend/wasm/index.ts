@@ -274,7 +274,7 @@ export class WasmBackend implements Backend {
     if (L === 0) return null;
     const desc = this.samplerDescription(net);
     const gates = net.cell === 'lstm' ? 4 : net.cell === 'gru' ? 3 : 1;
-    const perUnit = gates * (H + (L > 1 ? H : E > 0 ? E : 1)); // the largest layer's
+    const perUnit = gates * (H + Math.max(L > 1 ? H : 0, E > 0 ? E : 1)); // the largest layer's, as stepOne counts it
     return (first, last, drawn, n, o) => {
       const args = [desc, this.i(first), this.i(last), this.f(drawn), n, o.temperature, o.topK, o.argmax ? 1 : 0,
         o.seed >>> 0, o.stream >>> 0, o.index >>> 0];

@@ -78,22 +78,22 @@ export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number, s
     aOffset: 'a.oA', bOffset: 'a.oB',
     k: sliced ? SLICE_RANGE : undefined,
   });
+  // The entry point: the tile's product, then `store` for each of its elements (m, n, sum).
+  const main = (store: (m: string, n: string, acc: string) => string, before = ''): string => /* wgsl */ `
+@compute @workgroup_size(${tile.threads})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * ${t.BM}u;
+  let n0 = wg.x * ${t.BN}u;
+${tile.body}${before}
+${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    ${store(m, n, tile.acc(r, c))}`)}\n  }`)}
+}`;
   if (sliced) {
     return {
       key: `gemmSlice_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}`,
       bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
       args: [['oA', 'u32'], ['oB', 'u32'], ['oP', 'u32'], ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['kc', 'u32']],
-      code: /* wgsl */ `
-${tile.shared}
-
-@compute @workgroup_size(${tile.threads})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m0 = wg.y * ${t.BM}u;
-  let n0 = wg.x * ${t.BN}u;
-${tile.body}
-  let at = a.oP + wg.z * a.M * a.N;
-${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    if (${n} < a.N) { $P[at + ${m} * a.N + ${n}] = ${tile.acc(r, c)}; }`)}\n  }`)}
-}`,
+      code: `\n${tile.shared}\n${main((m, n, acc) => `if (${n} < a.N) { $P[at + ${m} * a.N + ${n}] = ${acc}; }`,
+        '\n  let at = a.oP + wg.z * a.M * a.N;')}`,
     };
   }
   const e = epilogue(biases);
@@ -101,17 +101,7 @@ ${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    if (${n} 
     key: `gemm_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}_${biases}`,
     bufs: [{ name: 'A' }, { name: 'B' }, ...e.bufs],
     args: [['oA', 'u32'], ['oB', 'u32'], ['K', 'u32'], ...e.args],
-    code: /* wgsl */ `
-${tile.shared}
-${e.put}
-
-@compute @workgroup_size(${tile.threads})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m0 = wg.y * ${t.BM}u;
-  let n0 = wg.x * ${t.BN}u;
-${tile.body}
-${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    put(${m}, ${n}, ${tile.acc(r, c)});`)}\n  }`)}
-}`,
+    code: `\n${tile.shared}\n${e.put}\n${main((m, n, acc) => `put(${m}, ${n}, ${acc});`)}`,
   };
 }
 

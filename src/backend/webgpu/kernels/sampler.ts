@@ -40,11 +40,17 @@ const PROBE_SPIN = 1 << 16;
 /** Words of the exchange buffer: two slots of H values per layer, two words each, then the flags. */
 export const exchangeWords = (s: SamplerShape): number => 4 * s.L * s.H + 2;
 
+// Lengths of the kernel's workgroup arrays that depend on the network: xv holds the widest
+// input and h, pre (vec2f) a row per owned gate, cst the LSTM's owned cells of every layer.
+function sharedLengths(s: SamplerShape): { xv: number; pre: number; cst: number } {
+  const inMax = s.L > 1 ? Math.max(s.E, s.H) : s.E;
+  return { xv: inMax + s.H, pre: cellGatesOf(s.cell) * SAMPLER_UNITS, cst: s.cell === 'lstm' ? s.L * SAMPLER_UNITS : 0 };
+}
+
 /** Bytes of workgroup memory the kernel declares. */
 export function samplerSharedBytes(s: SamplerShape): number {
-  const inMax = s.L > 1 ? Math.max(s.E, s.H) : s.E;
-  const x = Math.max(inMax + s.H, s.H), pre = cellGatesOf(s.cell) * SAMPLER_UNITS, cst = s.cell === 'lstm' ? s.L * SAMPLER_UNITS : 0;
-  return 4 * (x + 2 * pre + cst + s.V + 3 * SAMPLER_WG + 1); // … + red (vec2f) + reduceWgsl's tmp + cur
+  const n = sharedLengths(s);
+  return 4 * (n.xv + 2 * n.pre + n.cst + s.V + 3 * SAMPLER_WG + 1); // … + lg + red (vec2f) + reduceWgsl's tmp + cur
 }
 
 /** What makes one sampler kernel differ from another: the shape and the tensors' offsets. */
@@ -53,8 +59,7 @@ export function samplerKey(s: SamplerShape): string {
 }
 
 export function samplerDef(s: SamplerShape): KernelDef {
-  const { cell, L, H, V, E } = s, G = cellGatesOf(cell), NT = SAMPLER_WG;
-  const inMax = L > 1 ? Math.max(E, H) : E;
+  const { cell, L, H, V, E } = s, NT = SAMPLER_WG, n = sharedLengths(s);
   const fail = 4 * L * H, arrive = fail + 1;
   const layers = Array.from({ length: L }, (_, k) => layerCode(s, k, k === 0 ? E : H)).join('\n');
   const code = /* wgsl */ `
@@ -64,9 +69,9 @@ const V: u32 = ${V}u;
 const E: u32 = ${E}u;
 const UMAX: u32 = ${SAMPLER_UNITS}u;
 
-var<workgroup> xv: array<f32, ${Math.max(inMax + H, H)}>; // [input | h of the step before]
-var<workgroup> pre: array<vec2f, ${G * SAMPLER_UNITS}>; // per owned row: (input side, hidden side) with biases
-${cell === 'lstm' ? `var<workgroup> cst: array<f32, ${L * SAMPLER_UNITS}>; // the cells of the owned units` : ''}
+var<workgroup> xv: array<f32, ${n.xv}>; // [input | h of the step before]
+var<workgroup> pre: array<vec2f, ${n.pre}>; // per owned row: (input side, hidden side) with biases
+${n.cst > 0 ? `var<workgroup> cst: array<f32, ${n.cst}>; // the cells of the owned units` : ''}
 var<workgroup> lg: array<f32, ${V}>; // the logits, then their probabilities
 var<workgroup> red: array<vec2f, ${NT}>; // the lanes' partial sums of a row
 var<workgroup> cur: u32;
