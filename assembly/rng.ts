@@ -35,10 +35,10 @@ export function uniform(seed: u32, stream: u32, index: u32): f64 {
 }
 
 // Inverted dropout over elements first … first+n−1 (threads split the range):
-// mask[i] = u(seed, stream, i) < p ? 0 : 1/(1−p); x *= mask. As the reference, the product is
-// taken in f64 with the unrounded keep factor, then rounded; u < p is compared exactly as
-// (hash >> 8) < ⌈p·2²⁴⌉, the 24-bit draw being an integer.
-export function dropout(x: usize, mask: usize, n: i32, p: f64, seed: u32, stream: u32, first: u32): void {
+// mask[i] = u(seed, stream, i) < p ? 0 : 1/(1−p); out = x ⊙ mask (out may be x). As the
+// reference, the product is taken in f64 with the unrounded keep factor, then rounded; u < p is
+// compared exactly as (hash >> 8) < ⌈p·2²⁴⌉, the 24-bit draw being an integer.
+export function dropout(x: usize, out: usize, mask: usize, n: i32, p: f64, seed: u32, stream: u32, first: u32): void {
   const key = streamKey(seed, stream);
   const keep = 1.0 / (1.0 - p);
   const keep32 = <f32>keep;
@@ -53,12 +53,12 @@ export function dropout(x: usize, mask: usize, n: i32, p: f64, seed: u32, stream
     const xv = v128.load(x + off);
     const lo = f64x2.mul(f64x2.promote_low_f32x4(xv), v128.andnot(fk, i64x2.extend_low_i32x4_s(drop)));
     const hi = f64x2.mul(f64x2.promote_low_f32x4(i64x2.shuffle(xv, xv, 1, 1)), v128.andnot(fk, i64x2.extend_high_i32x4_s(drop)));
-    v128.store(x + off, i64x2.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 2));
+    v128.store(out + off, i64x2.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 2));
   }
   for (; i < n; i++) {
     const off = <usize>i << 2;
     const dropped = <i32>(pcg((first + <u32>i) ^ key) >> 8) < bound;
     store<f32>(mask + off, dropped ? 0 : keep32);
-    store<f32>(x + off, <f32>(<f64>load<f32>(x + off) * (dropped ? 0.0 : keep)));
+    store<f32>(out + off, <f32>(<f64>load<f32>(x + off) * (dropped ? 0.0 : keep)));
   }
 }

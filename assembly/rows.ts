@@ -20,10 +20,14 @@ export function addBias(out: usize, b: usize, N: i32, G: i32): void {
   for (let n = 0; n < N; n++) addRow(out + <usize>n * row, b, G);
 }
 
-// db[G] += Σ_n dout[n,G], rows added one after another as the reference does.
-export function sumRows(db: usize, dout: usize, N: i32, G: i32): void {
+// db[G] += Σ_n dout[n,G], rows added one after another as the reference does; db2 (0: none)
+// likewise, each row added to both while it is in cache.
+export function sumRows(db: usize, dout: usize, N: i32, G: i32, db2: usize): void {
   const row = <usize>G << 2;
-  for (let n = 0; n < N; n++) addRow(db, dout + <usize>n * row, G);
+  for (let n = 0; n < N; n++) {
+    addRow(db, dout + <usize>n * row, G);
+    if (db2 != 0) addRow(db2, dout + <usize>n * row, G);
+  }
 }
 
 // out[N,G] += w[G,V][:, ids[n]]

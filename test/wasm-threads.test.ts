@@ -168,7 +168,8 @@ for (const [flavor, skip] of flavors) {
       p.run('adagrad', (be, i) => be.adagrad(prm[i], g[i], cache[i], 0.01, 1e-10));
       for (const [x, name] of [[prm, 'p'], [cache, 'cache'], [m, 'm'], [v, 'v']] as const) await p.same(x, `optimisers ${name} n=${n}`);
       const x = p.f(n, -2, 2), mask = p.f(n), y = p.f(n), sumsq = p.of(new Float32Array([n / 4]));
-      p.run('dropout', (be, i) => be.dropout(x[i], mask[i], 0.3, 9, 77));
+      p.run('dropout', (be, i) => be.dropout(x[i], y[i], mask[i], 0.3, 9, 77));
+      p.run('dropout in place', (be, i) => be.dropout(x[i], x[i], mask[i], 0.4, 9, 78));
       p.run('mul', (be, i) => be.mul(x[i], mask[i]));
       p.run('clamp', (be, i) => be.clamp(x[i], -0.3, 0.4));
       p.run('scale', (be, i) => be.scale(x[i], -1 / 3));

@@ -96,6 +96,10 @@ for (const [flavor, skip] of flavors) {
       const db = p.f(G), dout = p.f(N * G);
       p.run((be, s) => be.sumRows(s(db), s(dout), N, G));
       await p.same(db, `sumRows ${N}×${G}`);
+      const db2 = p.f(G);
+      p.run((be, s) => be.sumRows(s(db), s(dout), N, G, s(db2)));
+      await p.same(db, `sumRows ${N}×${G} with a second output`);
+      await p.same(db2, `sumRows ${N}×${G} second output`);
       const ids = p.ids(N, V), w = p.f(G * V), o2 = p.f(N * G);
       p.run((be, s) => be.gatherCols(s(o2), s(w), s(ids), N, G, V));
       await p.same(o2, `gatherCols ${N}×${G}×${V}`);
@@ -252,9 +256,13 @@ for (const [flavor, skip] of flavors) {
       // 0.3 and 0.7 keep 1/(1−p), which f32 cannot hold: the product must still round once from f64.
       for (const [n, prob] of [[1, 0.5], [7, 0.2], [1003, 0.3], [4099, 0.5], [65, 0.9], [258, 0.7], [33, 0]]) {
         const x = p.of(randoms(n, -3, 3).map((v, i) => [v, NaN, Infinity, -0, -Infinity, 3e38][i % 13 === 0 ? (i / 13) % 6 : 0])), mask = p.f(n);
-        p.run((be, s) => be.dropout(s(x), s(mask), prob, seed, stream));
+        const out = p.f(n);
+        p.run((be, s) => be.dropout(s(x), s(out), s(mask), prob, seed, stream));
         await p.same(mask, `dropout mask n=${n} p=${prob} (${seed}, ${stream})`);
-        await p.same(x, `dropout x n=${n} p=${prob}`);
+        await p.same(out, `dropout out n=${n} p=${prob}`);
+        await p.same(x, `dropout's input n=${n} p=${prob}, unchanged`);
+        p.run((be, s) => be.dropout(s(x), s(x), s(mask), prob, seed, stream));
+        await p.same(x, `dropout in place n=${n} p=${prob}`);
         const m = p.f(n);
         p.run((be, s) => be.mul(s(m), s(mask)));
         await p.same(m, `mul n=${n}`);

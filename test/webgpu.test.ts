@@ -98,6 +98,13 @@ t('addBias, gatherCols, gatherRows, scatterAddRows exactly; sumRows and scatterA
     const db = p.f(G), dout = p.f(N * G);
     p.run((be, s) => be.sumRows(s(db), s(dout), N, G));
     await p.same(db, `sumRows ${N}×${G}`, SUM_TOL * Math.sqrt(N));
+    // Two outputs, in one buffer (a layer's two bias gradients) and in two.
+    const both = p.f(3 * G), db2 = p.f(G);
+    p.run((be, s) => be.sumRows(sub(s(both), 0, G), s(dout), N, G, sub(s(both), 2 * G, G)));
+    p.run((be, s) => be.sumRows(s(db), s(dout), N, G, s(db2)));
+    await p.same(both, `sumRows ${N}×${G} into two slices of one buffer`, SUM_TOL * Math.sqrt(N));
+    await p.same(db, `sumRows ${N}×${G} into two buffers, first`, SUM_TOL * Math.sqrt(N));
+    await p.same(db2, `sumRows ${N}×${G} into two buffers, second`, SUM_TOL * Math.sqrt(N));
     const ids = p.ids(N, V), w = p.f(G * V), o2 = p.f(N * G);
     p.run((be, s) => be.gatherCols(s(o2), s(w), s(ids), N, G, V));
     await p.same(o2, `gatherCols ${N}×${G}×${V}`);
@@ -283,9 +290,14 @@ t('dropout masks are bit-identical to the host generator; mul exact', async () =
   const p = new Twins(dev());
   for (const [seed, stream] of [[0, 0], [123, 65536], [4294967295, 2 ** 31 + 5], [7, 4294967295]]) {
     for (const [n, prob] of [[1, 0.5], [7, 0.2], [1003, 0.2], [4099, 0.5], [65, 0.9], [300, 0.3], [300, 0.7]]) {
-      const x = p.f(n), mask = p.f(n);
-      p.run((be, s) => be.dropout(s(x), s(mask), prob, seed, stream));
+      const x = p.f(n), mask = p.f(n), out = p.f(n);
+      p.run((be, s) => be.dropout(s(x), s(out), s(mask), prob, seed, stream));
       await p.same(mask, `dropout mask n=${n} p=${prob} (${seed}, ${stream})`);
+      // x·keep in f32 on the GPU, rounded once from f64 on the host.
+      await p.same(out, `dropout out n=${n} p=${prob}`, 2 ** -23);
+      await p.same(x, `dropout's input n=${n}, unchanged`);
+      p.run((be, s) => be.dropout(s(x), s(x), s(mask), prob, seed, stream));
+      await p.same(x, `dropout in place n=${n} p=${prob}`, 2 ** -23);
       const m = p.f(n);
       p.run((be, s) => be.mul(s(m), s(mask)));
       await p.same(m, `mul n=${n}`);
@@ -293,7 +305,7 @@ t('dropout masks are bit-identical to the host generator; mul exact', async () =
   }
   // p = f32(0.3) exactly on the 24-bit grid: u = p must be kept, as the host's u < p says.
   const grid = 5033165 / 16777216, x = p.f(40000), mask = p.f(40000);
-  p.run((be, s) => be.dropout(s(x), s(mask), grid, 1, 2));
+  p.run((be, s) => be.dropout(s(x), s(x), s(mask), grid, 1, 2));
   await p.same(mask, 'dropout at p on the 24-bit grid');
 });
 

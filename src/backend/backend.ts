@@ -80,8 +80,9 @@ export interface Backend {
 
   // out[N,G] += b[G]
   addBias(out: Slice, b: Slice, N: number, G: number): void;
-  // db[G] += Σ_n dout[n,G]
-  sumRows(db: Slice, dout: Slice, N: number, G: number): void;
+  // db[G] += Σ_n dout[n,G], and db2 likewise when given: one pass over dout for the two
+  // biases of an LSTM or RNN layer, which get the same gradient. As sumRows(db), then sumRows(db2).
+  sumRows(db: Slice, dout: Slice, N: number, G: number, db2?: Slice): void;
 
   // One-hot input projection, the gather that replaces one-hot · Wᵀ:
   // out[N,G] += w[G,V][:, ids[n]]
@@ -127,8 +128,8 @@ export interface Backend {
   tanhBackward(h: Slice, dh: Slice, dpre: Slice, n: number): void;
 
   // Inverted dropout: mask[i] = keep ? 1/(1−p) : 0 from the counter RNG at (seed, stream, i);
-  // x *= mask. Backward is mul(dx, mask).
-  dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void;
+  // out = x ⊙ mask (out may be x). Backward is mul(dout, mask).
+  dropout(x: Slice, out: Slice, mask: Slice, p: number, seed: number, stream: number): void;
   mul(x: Slice, m: Slice): void; // x *= m
 
   // Row-wise softmax cross-entropy over logits[N,V] and targets[N]:

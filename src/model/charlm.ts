@@ -40,13 +40,11 @@ interface Workspace {
   targets: Slice; // [T·B]
   emb: Slice | null; // [T·B, E]
   demb: Slice | null;
-  drop: Slice[]; // per layer [T·B, H], the dropped copy of its output
+  drop: Slice[]; // per layer [T·B, H], its output with dropout applied
   mask: Slice[];
-  dx: Slice[]; // per layer k ≥ 1: dL/d(input of layer k) [T·B, H]
   logits: Slice; // [T·B, V]
   dlogits: Slice;
   losses: Slice; // [T·B]
-  dtop: Slice; // [T·B, H]
   top: Slice | null; // the decoder's input of the last forward
 }
 
@@ -147,14 +145,15 @@ export class CharLM {
     const be = this.backend;
     const ws = this.forwardLoss(inputs, targets, T, B, state, opts);
     const N = T * B, V = this.vocabSize, H = this.config.hidden;
+    const layers = this.layers, L = layers.length;
     be.gemm(true, false, V, H, N, 1, ws.dlogits, ws.top!, 1, this.io.dDec);
     be.sumRows(this.io.dDecB, ws.dlogits, N, V);
-    be.gemm(false, false, N, H, V, 1, ws.dlogits, this.io.dec, 0, ws.dtop);
+    // Each gradient of a layer's output is written where that layer's backward reads it.
+    be.gemm(false, false, N, H, V, 1, ws.dlogits, this.io.dec, 0, layers[L - 1].gradOutput());
     const dropping = opts.train === true && this.config.dropout > 0;
-    for (let k = this.layers.length - 1; k >= 0; k--) {
-      const dy = k === this.layers.length - 1 ? ws.dtop : ws.dx[k + 1];
-      if (dropping) be.mul(dy, ws.mask[k]);
-      this.layers[k].backward(dy, k > 0 ? ws.dx[k] : ws.demb);
+    for (let k = L - 1; k >= 0; k--) {
+      if (dropping) be.mul(layers[k].gradOutput(), ws.mask[k]);
+      layers[k].backward(k > 0 ? layers[k - 1].gradOutput() : ws.demb);
     }
     if (ws.emb) be.scatterAddRows(this.io.dEnc!, ws.demb!, ws.ids, N, this.config.embedding);
     return this.meanLoss(ws);
@@ -206,9 +205,8 @@ export class CharLM {
     for (let k = 0; k < this.layers.length; k++) {
       top = this.layers[k].forward(x, state.layer(k), T, B);
       if (dropping) {
-        be.copy(ws.drop[k], top);
         const stream = (Stream.dropoutBase + (opts.iteration ?? 0) * this.layers.length + k) >>> 0;
-        be.dropout(ws.drop[k], ws.mask[k], p, opts.seed ?? 0, stream);
+        be.dropout(top, ws.drop[k], ws.mask[k], p, opts.seed ?? 0, stream);
         top = ws.drop[k];
       }
       x = { x: top, size: H };
@@ -239,8 +237,7 @@ export class CharLM {
       emb: E > 0 ? f(N * E) : null, demb: E > 0 ? f(N * E) : null,
       drop: dropout > 0 ? Array.from({ length: L }, () => f(N * H)) : [],
       mask: dropout > 0 ? Array.from({ length: L }, () => f(N * H)) : [],
-      dx: Array.from({ length: L }, (_, k) => (k > 0 ? f(N * H) : f(0))),
-      logits: f(N * V), dlogits: f(N * V), losses: f(N), dtop: f(N * H), top: null,
+      logits: f(N * V), dlogits: f(N * V), losses: f(N), top: null,
     };
     this.workspaces.set(key, ws);
     return ws;

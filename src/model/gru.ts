@@ -48,10 +48,13 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
     return { h: this.afterSteps(this.w.hs), c: null };
   }
 
-  backward(dy: Slice, dx: Slice | null): void {
+  gradOutput(): Slice {
+    return LayerBase.whole(this.w.dhs);
+  }
+
+  backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { xi, hh, dhh, act, hs, dhs, dh0 } = this.w;
-    be.copy(LayerBase.whole(dhs), dy);
     const whh = this.packedWhh(false);
     for (let t = T - 1; t >= 0; t--) {
       const dhPrev = t > 0 ? dhs[t - 1] : dh0;
@@ -60,6 +63,7 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
       if (t > 0) this.recurrentBackward(dhh[t], dhPrev, whh);
     }
     this.recurrentWeightGrads(LayerBase.whole(dhh), LayerBase.whole(hs), T * B);
+    this.biasGrads(T * B, LayerBase.whole(xi), LayerBase.whole(dhh));
     this.projectBackward(this.input!, LayerBase.whole(xi), T * B, dx);
   }
 }

@@ -21,8 +21,13 @@ export interface LayerState {
 export interface RecurrentLayer {
   /** Runs T steps from `state`, leaves the final state in `state`; returns h for all steps [T·B, H]. */
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice;
-  /** Given dL/dh [T·B, H] of the last forward, accumulates weight gradients and writes dx [T·B, In] if asked. */
-  backward(dy: Slice, dx: Slice | null): void;
+  /**
+   * Where dL/dh [T·B, H] of the last forward goes before backward(): the layer's own buffer,
+   * so that whoever computes it (the decoder, the layer above) writes it there directly.
+   */
+  gradOutput(): Slice;
+  /** Given dL/dh in gradOutput(), accumulates weight gradients and writes dx [T·B, In] if asked. */
+  backward(dx: Slice | null): void;
   /** The state after every step of the last forward: h [T·B, H] and, for LSTM, c [T·B, H]. */
   states(): LayerState;
 }
@@ -47,9 +52,8 @@ export abstract class LayerBase {
     this.be.addBias(out, this.p.bih, N, this.G);
   }
 
-  // dW_ih += dpreᵀ·x, db_ih += Σ dpre, dx = dpre·W_ih
+  // dW_ih += dpreᵀ·x, dx = dpre·W_ih
   protected projectBackward(input: LayerInput, dpre: Slice, N: number, dx: Slice | null): void {
-    this.be.sumRows(this.g.bih, dpre, N, this.G);
     if ('ids' in input) {
       this.be.scatterAddCols(this.g.wih, dpre, input.ids, N, this.G, input.size);
     } else {
@@ -58,10 +62,19 @@ export abstract class LayerBase {
     }
   }
 
-  // dW_hh += dgatesᵀ·h[t−1] over all steps (h slots 0..T−1 are contiguous), db_hh += Σ dgates
+  // dW_hh += dgatesᵀ·h[t−1] over all steps (h slots 0..T−1 are contiguous)
   protected recurrentWeightGrads(dgates: Slice, hs: Slice, N: number): void {
     this.be.gemm(true, false, this.G, this.H, N, 1, dgates, sub(hs, 0, N * this.H), 1, this.g.whh);
-    this.be.sumRows(this.g.bhh, dgates, N, this.G);
+  }
+
+  // db_ih += Σ dpre, db_hh += Σ dgates; without dgates (LSTM, RNN: the same rows), one pass for both.
+  protected biasGrads(N: number, dpre: Slice, dgates?: Slice): void {
+    if (!dgates) {
+      this.be.sumRows(this.g.bih, dpre, N, this.G, this.g.bhh);
+    } else {
+      this.be.sumRows(this.g.bih, dpre, N, this.G);
+      this.be.sumRows(this.g.bhh, dgates, N, this.G);
+    }
   }
 
   /**

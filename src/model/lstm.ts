@@ -51,10 +51,13 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     return { h: this.afterSteps(this.w.hs), c: this.afterSteps(this.w.cs) };
   }
 
-  backward(dy: Slice, dx: Slice | null): void {
+  gradOutput(): Slice {
+    return LayerBase.whole(this.w.dhs);
+  }
+
+  backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { pre, act, cs, dhs, dc, hs } = this.w;
-    be.copy(LayerBase.whole(dhs), dy);
     be.fill(dc, 0);
     const whh = this.packedWhh(false);
     for (let t = T - 1; t >= 0; t--) {
@@ -63,6 +66,7 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     }
     const dpre = LayerBase.whole(pre);
     this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);
+    this.biasGrads(T * B, dpre);
     this.projectBackward(this.input!, dpre, T * B, dx);
   }
 }

@@ -40,10 +40,13 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
     return { h: this.afterSteps(this.w.hs), c: null };
   }
 
-  backward(dy: Slice, dx: Slice | null): void {
+  gradOutput(): Slice {
+    return LayerBase.whole(this.w.dhs);
+  }
+
+  backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { pre, hs, dhs } = this.w;
-    be.copy(LayerBase.whole(dhs), dy);
     const whh = this.packedWhh(false);
     for (let t = T - 1; t >= 0; t--) {
       be.tanhBackward(hs[t + 1], dhs[t], pre[t], B * H);
@@ -51,6 +54,7 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
     }
     const dpre = LayerBase.whole(pre);
     this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);
+    this.biasGrads(T * B, dpre);
     this.projectBackward(this.input!, dpre, T * B, dx);
   }
 }

@@ -42,7 +42,10 @@ export class JsBackend implements Backend {
     gemm(transA, transB, M, N, K, alpha, f(A), A.offset, f(B), B.offset, beta, f(C), C.offset);
   }
   addBias(out: Slice, b: Slice, N: number, G: number): void { addBias(f(out), out.offset, f(b), b.offset, N, G); }
-  sumRows(db: Slice, dout: Slice, N: number, G: number): void { sumRows(f(db), db.offset, f(dout), dout.offset, N, G); }
+  sumRows(db: Slice, dout: Slice, N: number, G: number, db2?: Slice): void {
+    sumRows(f(db), db.offset, f(dout), dout.offset, N, G);
+    if (db2) sumRows(f(db2), db2.offset, f(dout), dout.offset, N, G);
+  }
   gatherCols(out: Slice, w: Slice, ids: Slice, N: number, G: number, V: number): void {
     gatherCols(f(out), out.offset, f(w), w.offset, i32(ids), ids.offset, N, G, V);
   }
@@ -76,12 +79,12 @@ export class JsBackend implements Backend {
     tanhBackward(f(h), h.offset, f(dh), dh.offset, f(dpre), dpre.offset, n);
   }
 
-  dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void {
-    const xd = f(x), md = f(mask), keep = 1 / (1 - p);
+  dropout(x: Slice, out: Slice, mask: Slice, p: number, seed: number, stream: number): void {
+    const xd = f(x), od = f(out), md = f(mask), keep = 1 / (1 - p);
     for (let i = 0; i < x.length; i++) {
       const m = uniform(seed, stream, i) < p ? 0 : keep;
       md[mask.offset + i] = m;
-      xd[x.offset + i] *= m;
+      od[out.offset + i] = xd[x.offset + i] * m;
     }
   }
   mul(x: Slice, m: Slice): void {

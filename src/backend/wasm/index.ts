@@ -204,7 +204,9 @@ export class WasmBackend implements Backend {
     if (pool) pool.begin('addBias').arg(this.f(out), 4 * G).arg(this.f(b)).arg(N).arg(G).run(2);
     else this.k.addBias(this.f(out), this.f(b), N, G);
   }
-  sumRows(db: Slice, dout: Slice, N: number, G: number): void { this.k.sumRows(this.f(db), this.f(dout), N, G); }
+  sumRows(db: Slice, dout: Slice, N: number, G: number, db2?: Slice): void {
+    this.k.sumRows(this.f(db), this.f(dout), N, G, db2 ? this.f(db2) : 0);
+  }
   gatherCols(out: Slice, w: Slice, ids: Slice, N: number, G: number, V: number): void {
     const pool = this.rowPlan(N, G, MAP_MIN_SHARE);
     if (pool) pool.begin('gatherCols').arg(this.f(out), 4 * G).arg(this.f(w)).arg(this.i(ids), 4).arg(N).arg(G).arg(V).run(3);
@@ -359,10 +361,10 @@ export class WasmBackend implements Backend {
     else this.k.tanhBackward(this.f(h), this.f(dh), this.f(dpre), n);
   }
 
-  dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void {
+  dropout(x: Slice, out: Slice, mask: Slice, p: number, seed: number, stream: number): void {
     const pool = this.mapPlan(x.length, DROPOUT_MIN_SHARE);
-    if (pool) pool.begin('dropout').arg(this.f(x), 4).arg(this.f(mask), 4).arg(x.length).arg(p).arg(seed).arg(stream).arg(0, 1).run(2);
-    else this.k.dropout(this.f(x), this.f(mask), x.length, p, seed, stream, 0);
+    if (pool) pool.begin('dropout').arg(this.f(x), 4).arg(this.f(out), 4).arg(this.f(mask), 4).arg(x.length).arg(p).arg(seed).arg(stream).arg(0, 1).run(3);
+    else this.k.dropout(this.f(x), this.f(out), this.f(mask), x.length, p, seed, stream, 0);
   }
   mul(x: Slice, m: Slice): void {
     const pool = this.mapPlan(x.length);

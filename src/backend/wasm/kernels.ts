@@ -14,7 +14,7 @@ export interface Kernels {
   gemmPacked(transA: number, M: number, N: number, K: number, alpha: number, a: number, lda: number,
     packed: number, j0: number, npad: number, beta: number, c: number, ldc: number, pack: number): void;
   addBias(out: number, b: number, N: number, G: number): void;
-  sumRows(db: number, dout: number, N: number, G: number): void;
+  sumRows(db: number, dout: number, N: number, G: number, db2: number): void;
   gatherCols(out: number, w: number, ids: number, N: number, G: number, V: number): void;
   scatterAddCols(dw: number, dout: number, ids: number, N: number, G: number, V: number): void;
   gatherRows(out: number, table: number, ids: number, N: number, E: number): void;
@@ -32,7 +32,7 @@ export interface Kernels {
     hPrev: number, h: number, H: number, j0: number, n: number): void;
   tanhForward(pre: number, h: number, n: number): void;
   tanhBackward(h: number, dh: number, dpre: number, n: number): void;
-  dropout(x: number, mask: number, n: number, p: number, seed: number, stream: number, first: number): void;
+  dropout(x: number, out: number, mask: number, n: number, p: number, seed: number, stream: number, first: number): void;
   mul(x: number, m: number, n: number): void;
   softmaxXent(logits: number, targets: number, losses: number, dlogits: number, N: number, V: number, gradScale: number): void;
   softmax(logits: number, probs: number, N: number, V: number, temperature: number): void;

@@ -199,9 +199,12 @@ export class WebGPUBackend implements Backend {
     }
     this.map(rows.addBias, [this.f(out), this.f(b)], [out.offset, b.offset, N * G, G], N * G);
   }
-  sumRows(db: Slice, dout: Slice, N: number, G: number): void {
+  sumRows(db: Slice, dout: Slice, N: number, G: number, db2?: Slice): void {
     if (G === 0) return;
-    this.run(rows.sumRows, [this.f(db), this.f(dout)], [db.offset, dout.offset, N, G], Math.ceil(G / rows.SUM_COLS));
+    const two = db2 !== undefined;
+    const def = this.defOf(`sumRows${two}`, () => rows.sumRows(two));
+    this.run(def, [this.f(db), this.f(dout), ...(two ? [this.f(db2)] : [])],
+      [db.offset, dout.offset, N, G, ...(two ? [db2.offset] : [])], Math.ceil(G / rows.SUM_COLS));
   }
   gatherCols(out: Slice, w: Slice, ids: Slice, N: number, G: number, V: number): void {
     this.f(out); this.f(w); this.i(ids);
@@ -258,10 +261,10 @@ export class WebGPUBackend implements Backend {
     this.map(cells.tanhBackward, [this.f(h), this.f(dh), this.f(dpre)], [h.offset, dh.offset, dpre.offset, n], n);
   }
 
-  dropout(x: Slice, mask: Slice, p: number, seed: number, stream: number): void {
+  dropout(x: Slice, out: Slice, mask: Slice, p: number, seed: number, stream: number): void {
     // u < p for u = k/2²⁴ is k < ⌈p·2²⁴⌉ (exact in f64), so the GPU compares integers.
-    this.map(vec.dropout, [this.f(x), this.f(mask)],
-      [x.offset, mask.offset, x.length, Math.ceil(p * 16777216), 1 / (1 - p), seed >>> 0, stream >>> 0], x.length);
+    this.map(vec.dropout, [this.f(x), this.f(out), this.f(mask)],
+      [x.offset, out.offset, mask.offset, x.length, Math.ceil(p * 16777216), 1 / (1 - p), seed >>> 0, stream >>> 0], x.length);
   }
   mul(x: Slice, m: Slice): void {
     this.map(vec.mul, [this.f(x), this.f(m)], [x.offset, m.offset, x.length], x.length);

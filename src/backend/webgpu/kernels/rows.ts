@@ -11,33 +11,47 @@ export const addBias: KernelDef = {
   code: gridStride('a.n', `    $out[a.oOut + i] += $b[a.oB + i % a.G];`),
 };
 
-// db[g] += Σ_n dout[n,g]: a workgroup owns SUM_COLS columns, its SUM_PARTS row strands each
-// sum a strided share of the rows, and the strands are added in shared memory. Few columns
-// per workgroup, so that a layer's few thousand make enough workgroups to fill a GPU.
+// db[g] += Σ_n dout[n,g] (and db2[g], with `two`): a workgroup owns SUM_COLS columns, its
+// SUM_PARTS row strands each sum a strided share of the rows, and the strands are added in
+// shared memory. Few columns per workgroup, so that a layer's few thousand make enough
+// workgroups to fill a GPU. A strand keeps four sums of alternate rows, so that four reads are
+// in flight at once: a single chain of sums waits on each read, far below the memory's speed.
 export const SUM_COLS = 8;
 const SUM_PARTS = 32;
-export const sumRows: KernelDef = {
-  key: 'sumRows',
-  bufs: [{ name: 'db', write: true }, { name: 'dout' }],
-  args: [['oDb', 'u32'], ['oDout', 'u32'], ['N', 'u32'], ['G', 'u32']],
-  code: /* wgsl */ `
+export function sumRows(two: boolean): KernelDef {
+  return {
+    key: `sumRows${two ? 2 : 1}`,
+    bufs: [{ name: 'db', write: true }, { name: 'dout' }, ...(two ? [{ name: 'db2', write: true }] : [])],
+    args: [['oDb', 'u32'], ['oDout', 'u32'], ['N', 'u32'], ['G', 'u32'], ...(two ? [['oDb2', 'u32'] as const] : [])],
+    code: /* wgsl */ `
 var<workgroup> part: array<f32, ${SUM_COLS * SUM_PARTS}>;
 @compute @workgroup_size(${SUM_COLS}, ${SUM_PARTS})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {
   let g = wg.x * ${SUM_COLS}u + l.x;
-  var s = 0.0;
+  var s = vec4f();
   if (g < a.G) {
-    for (var n = l.y; n < a.N; n += ${SUM_PARTS}u) { s += $dout[a.oDout + n * a.G + g]; }
+    let step = ${SUM_PARTS}u * a.G;
+    var at = a.oDout + l.y * a.G + g;
+    var n = l.y;
+    for (; n + ${3 * SUM_PARTS}u < a.N; n += ${4 * SUM_PARTS}u) {
+      s += vec4f($dout[at], $dout[at + step], $dout[at + 2u * step], $dout[at + 3u * step]);
+      at += 4u * step;
+    }
+    for (; n < a.N; n += ${SUM_PARTS}u) {
+      s.x += $dout[at];
+      at += step;
+    }
   }
-  part[l.y * ${SUM_COLS}u + l.x] = s;
+  part[l.y * ${SUM_COLS}u + l.x] = (s.x + s.y) + (s.z + s.w);
   workgroupBarrier();
   if (l.y == 0u && g < a.G) {
     var t = 0.0;
     for (var p = 0u; p < ${SUM_PARTS}u; p++) { t += part[p * ${SUM_COLS}u + l.x]; }
-    $db[a.oDb + g] += t;
+    $db[a.oDb + g] += t;${two ? '\n    $db2[a.oDb2 + g] += t;' : ''}
   }
 }`,
-};
+  };
+}
 
 // out[n,g] += w[g,V][:, ids[n]]; or, with `assign`, out = that column (the fill with zeros
 // before it folded in). Up to two bias rows follow, as addBias calls after it would add them.

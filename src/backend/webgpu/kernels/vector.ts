@@ -2,16 +2,17 @@
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
 
-// mask[i] = (u < p) ? 0 : keep with u = uniform(seed, stream, i); x *= mask. u < p is tested
-// on the 24-bit integer behind u against ⌈p·2²⁴⌉, exactly as the host's f64 comparison.
+// mask[i] = (u < p) ? 0 : keep with u = uniform(seed, stream, i); out = x ⊙ mask (out may be
+// x). u < p is tested on the 24-bit integer behind u against ⌈p·2²⁴⌉, exactly as the host's f64
+// comparison.
 export const dropout: KernelDef = {
   key: 'dropout',
-  bufs: [{ name: 'x', write: true }, { name: 'mask', write: true }],
-  args: [['oX', 'u32'], ['oM', 'u32'], ['n', 'u32'], ['threshold', 'u32'], ['keep', 'f32'], ['seed', 'u32'], ['stream', 'u32']],
+  bufs: [{ name: 'x' }, { name: 'out', write: true }, { name: 'mask', write: true }],
+  args: [['oX', 'u32'], ['oOut', 'u32'], ['oM', 'u32'], ['n', 'u32'], ['threshold', 'u32'], ['keep', 'f32'], ['seed', 'u32'], ['stream', 'u32']],
   code: gridStride('a.n', `
     let m = select(a.keep, 0.0, (hash3(a.seed, a.stream, i) >> 8u) < a.threshold);
     $mask[a.oM + i] = m;
-    $x[a.oX + i] *= m;`),
+    $out[a.oOut + i] = $x[a.oX + i] * m;`),
 };
 
 export const mul: KernelDef = {
