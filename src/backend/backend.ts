@@ -80,8 +80,8 @@ export interface Backend {
 
   // out[N,G] += b[G]
   addBias(out: Slice, b: Slice, N: number, G: number): void;
-  // db[G] += Σ_n dout[n,G], and db2 likewise when given: one pass over dout for the two
-  // biases of an LSTM or RNN layer, which get the same gradient. As sumRows(db), then sumRows(db2).
+  // db[G] += Σ_n dout[n,G], and db2 likewise when given: one pass over dout for the two biases
+  // of an LSTM or RNN layer, which get the same gradient. The same as a call for db, then one for db2.
   sumRows(db: Slice, dout: Slice, N: number, G: number, db2?: Slice): void;
 
   // One-hot input projection, the gather that replaces one-hot · Wᵀ:
