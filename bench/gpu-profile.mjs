@@ -4,8 +4,8 @@
 // of one training iteration, then replays each group of them `reps` times between two flushes:
 // a recurrent product with the cell step that fuses into it, a product on its own, or every
 // call of one other kernel. The products and fused steps are replayed under each tile the
-// backend can pick for their shape, also split along K into 2, 4, … slices (÷n); the table
-// marks the variant the backend picks (*) and the fastest.
+// backend can pick for their shape, also split along K into 2, 4, … slices (÷n), and the large
+// products under TRIAL_TILES too; the table marks the variant the backend picks (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn; where the
 // backend samples in its own loop (one dispatch per chunk), it prints the time per character.
 // Replays run on whatever the buffers hold by then: the timing, not the values, is the point.
@@ -57,16 +57,30 @@ const usePlan = (method, plan) => {
 };
 
 const planLabel = ({ tile, slices }) => `${tile.name ?? `${tile.BM}×${tile.BU}`}${slices > 1 ? ` ÷${slices}` : ''}`;
+// Larger tiles than the backend picks (more multiply-adds per read of workgroup memory), from
+// the same generator (tile.ts), tried on the large products only: the profile says whether
+// this GPU runs them faster than the tiles the backend picks.
+const TRIAL_TILES = [
+  { name: 'try128×64', BM: 128, BN: 64, BK: 16, RM: 8, RN: 4 },
+  { name: 'try64×128', BM: 64, BN: 128, BK: 16, RM: 4, RN: 8 },
+  { name: 'try128', BM: 128, BN: 128, BK: 8, RM: 8, RN: 8 },
+];
+
 /** A product's variants: each tile, whole and in as many of SLICES as its K allows. */
 function gemmVariants([, , M, N, K]) {
   const v = new Map();
-  for (const occ of OCCUPANCIES) {
-    const tile = pickTile(M, N, occ), tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
-    for (const want of tile.name === 'skinny' ? [1] : SLICES) {
+  const add = (tile, counts) => {
+    const tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
+    for (const want of counts) {
       const plan = { tile, ...sliceK(K, tile.BK, tiles, want * tiles, M * N) }, label = planLabel(plan);
       if (!v.has(label)) v.set(label, usePlan('gemmPlan', plan));
     }
+  };
+  for (const occ of OCCUPANCIES) {
+    const tile = pickTile(M, N, occ);
+    add(tile, tile.name === 'skinny' ? [1] : SLICES);
   }
+  if (M * N * K >= 2 ** 28) for (const tile of TRIAL_TILES) add(tile, [1, 2, 4]);
   return v;
 }
 /** A step's variants: each tile, whole and in as many of SLICES as its K allows. */
