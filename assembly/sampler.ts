@@ -13,7 +13,7 @@ import { softmax } from './loss';
 import { uniform } from './rng';
 import { lstmStepOne, gruStepOne, rnnStepOne } from './steps';
 
-// The network's description, i32 words written by the host (WasmBackend.samplerNet).
+// The network's description, i32 words written by the host (WasmBackend.samplerDescription).
 const CELL = 0; // 0 LSTM, 1 GRU, 2 RNN
 const LAYERS = 1;
 const HIDDEN = 2;

@@ -30,8 +30,7 @@ const root = process.cwd();
 const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
-const { pickTile } = await load('dist/src/backend/webgpu/kernels/gemm.js');
-const { sliceK } = await load('dist/src/backend/webgpu/kernels/slices.js');
+const { pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
 const { pickStepTile, sliceStep } = await load('dist/src/backend/webgpu/kernels/step.js');
 const backend = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));
@@ -58,8 +57,8 @@ const usePlan = (method, plan) => {
 
 const planLabel = ({ tile, slices }) => `${tile.name ?? `${tile.BM}×${tile.BU}`}${slices > 1 ? ` ÷${slices}` : ''}`;
 // Larger tiles than the backend picks (more multiply-adds per read of workgroup memory), from
-// the same generator (tile.ts), tried on the large products only: the profile says whether
-// this GPU runs them faster than the tiles the backend picks.
+// the same generator (tile.ts), tried on the products large enough to split along K: the
+// profile says whether this GPU runs them faster than the tiles the backend picks.
 const TRIAL_TILES = [
   { name: 'try128×64', BM: 128, BN: 64, BK: 16, RM: 8, RN: 4 },
   { name: 'try64×128', BM: 64, BN: 128, BK: 16, RM: 4, RN: 8 },
@@ -72,7 +71,7 @@ function gemmVariants([, , M, N, K]) {
   const add = (tile, counts) => {
     const tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
     for (const want of counts) {
-      const plan = { tile, ...sliceK(K, tile.BK, tiles, want * tiles, M * N) }, label = planLabel(plan);
+      const plan = sliceGemm(tile, M, N, K, want * tiles), label = planLabel(plan);
       if (!v.has(label)) v.set(label, usePlan('gemmPlan', plan));
     }
   };
@@ -80,7 +79,7 @@ function gemmVariants([, , M, N, K]) {
     const tile = pickTile(M, N, occ);
     add(tile, tile.name === 'skinny' ? [1] : SLICES);
   }
-  if (M * N * K >= 2 ** 28) for (const tile of TRIAL_TILES) add(tile, [1, 2, 4]);
+  if (M * N * K >= backend.slicing.productMacs) for (const tile of TRIAL_TILES) add(tile, [1, 2, 4]);
   return v;
 }
 /** A step's variants: each tile, whole and in as many of SLICES as its K allows. */

@@ -60,9 +60,9 @@ const BOUNDS = PER_THREAD + MAX_ARGS; // share p covers [BOUNDS + p, BOUNDS + p 
 // that wakes it (Linux's wake-affine placement) and shares that core with it until the
 // scheduler moves one of them away: with brief polls, samples of a 2-thread training run of S on
 // 2 cores found both threads running on one core in half or more of the samples where both ran,
-// and polls of 10 ms made its iterations 11% faster (medians of 10 alternating runs). A worker polls across the serial gaps between kernels of a step
-// (small products and cell updates run on the calling thread), and sleeps when training
-// pauses. With more threads than cores, though, a worker may hold a share without running, and
+// and polls of 10 ms made its iterations 11% faster (medians of 10 alternating runs). A worker
+// polls across the serial gaps between kernels of a step (small products and cell updates run
+// on the calling thread), and sleeps when training pauses. With more threads than cores, though, a worker may hold a share without running, and
 // only once the calling thread sleeps does the OS move that worker onto the freed core: then
 // the calling thread polls only briefly. (Polling threads take time from other processes on a
 // busy machine; they stop 10 ms after the last kernel.)

@@ -10,7 +10,7 @@
 // and up to 1.5× slower (25600×1024×4096: 23.1 against 15.0 ms).
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
-import { SLICE_RANGE, sliceK, type Slicing } from './slices.js';
+import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
 import { gemmTileCode, type TileShape } from './tile.js';
 
 export interface GemmTile extends TileShape {
@@ -42,7 +42,12 @@ export interface GemmPlan { tile: GemmTile; slices: number; kc: number }
 export function pickGemm(M: number, N: number, K: number, occupancy: number, slicing: Slicing): GemmPlan {
   const tile = pickTile(M, N, occupancy);
   if (tile === SKINNY || !(slicing.products > 0) || M * N * K < slicing.productMacs) return { tile, slices: 1, kc: K };
-  return { tile, ...sliceK(K, tile.BK, Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN), slicing.products * occupancy, M * N) };
+  return sliceGemm(tile, M, N, K, slicing.products * occupancy);
+}
+
+/** Tile t with K in as many slices as make `groups` workgroups. */
+export function sliceGemm(t: GemmTile, M: number, N: number, K: number, groups: number): GemmPlan {
+  return { tile: t, ...sliceK(K, t.BK, Math.ceil(M / t.BM) * Math.ceil(N / t.BN), groups, M * N) };
 }
 
 // C[m, n] = alpha·acc + beta·C[m, n], then the biases in order: the end of a product, whole
@@ -79,12 +84,12 @@ export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number, s
     k: sliced ? SLICE_RANGE : undefined,
   });
   // The entry point: the tile's product, then `store` for each of its elements (m, n, sum).
-  const main = (store: (m: string, n: string, acc: string) => string, before = ''): string => /* wgsl */ `
+  const main = (store: (m: string, n: string, acc: string) => string): string => /* wgsl */ `
 @compute @workgroup_size(${tile.threads})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let m0 = wg.y * ${t.BM}u;
   let n0 = wg.x * ${t.BN}u;
-${tile.body}${before}
+${tile.body}
 ${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    ${store(m, n, tile.acc(r, c))}`)}\n  }`)}
 }`;
   if (sliced) {
@@ -92,8 +97,7 @@ ${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    ${store(m
       key: `gemmSlice_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}`,
       bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
       args: [['oA', 'u32'], ['oB', 'u32'], ['oP', 'u32'], ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['kc', 'u32']],
-      code: `\n${tile.shared}\n${main((m, n, acc) => `if (${n} < a.N) { $P[at + ${m} * a.N + ${n}] = ${acc}; }`,
-        '\n  let at = a.oP + wg.z * a.M * a.N;')}`,
+      code: `\n${tile.shared}\n${main((m, n, acc) => `if (${n} < a.N) { $P[a.oP + (wg.z * a.M + ${m}) * a.N + ${n}] = ${acc}; }`)}`,
     };
   }
   const e = epilogue(biases);
@@ -112,9 +116,7 @@ export function gemmFinishDef(biases: number): KernelDef {
     key: `gemmFinish_${biases}`,
     bufs: [{ name: 'P' }, ...e.bufs],
     args: [['oP', 'u32'], ['slices', 'u32'], ...e.args],
-    code: e.put + gridStride('a.M * a.N', `
-    var s = 0.0;
-    for (var z = 0u; z < a.slices; z++) { s += $P[a.oP + z * a.M * a.N + i]; }
-    put(i / a.N, i % a.N, s);`),
+    code: e.put + SLICES_SUM_WGSL + gridStride('a.M * a.N', `
+    put(i / a.N, i % a.N, slicesSum(a.oP + i, a.M * a.N));`),
   };
 }

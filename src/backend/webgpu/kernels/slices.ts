@@ -32,3 +32,11 @@ export function sliceK(K: number, BK: number, tiles: number, groups: number, out
 
 /** Slice z's K range in a sliced kernel, z being the third workgroup index and kc an argument. */
 export const SLICE_RANGE = { begin: 'wg.z * a.kc', end: 'min(a.K, (wg.z + 1u) * a.kc)' };
+
+/** A finishing kernel's sum of one output over the slices in P (a.slices of them, `size` apart), in slice order. */
+export const SLICES_SUM_WGSL = /* wgsl */ `
+fn slicesSum(at: u32, size: u32) -> f32 {
+  var s = 0.0;
+  for (var z = 0u; z < a.slices; z++) { s += $P[at + z * size]; }
+  return s;
+}`;

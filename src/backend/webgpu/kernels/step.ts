@@ -14,7 +14,7 @@
 import type { BufParam, KernelDef, ScalarType } from '../program.js';
 import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
 import { gridStride } from './common.js';
-import { SLICE_RANGE, sliceK, type Slicing } from './slices.js';
+import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
 import { gemmTileCode } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
@@ -223,15 +223,11 @@ export function stepFinishDef(kind: StepKind): KernelDef {
     args: [['pP', 'u32'], ['slices', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
     code: /* wgsl */ `
 ${cellCode(kind)}
-
-fn slicesSum(b: u32, j: u32, q: u32) -> f32 {
-  var s = 0.0;
-  for (var z = 0u; z < a.slices; z++) { s += $P[a.pP + (z * a.M + b) * ${NG}u * a.U + q * a.U + j]; }
-  return s;
-}
+${SLICES_SUM_WGSL}
 ${gridStride('a.M * a.U', `
     let b = i / a.U;
     let j = i - b * a.U;
-    cell(b, j, ${gates.map((q) => `slicesSum(b, j, ${q}u)`).join(', ')});`)}`,
+    let size = a.M * ${NG}u * a.U;
+    cell(b, j, ${gates.map((q) => `slicesSum(a.pP + b * ${NG}u * a.U + ${q}u * a.U + j, size)`).join(', ')});`)}`,
   };
 }
