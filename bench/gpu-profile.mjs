@@ -5,7 +5,8 @@
 // a recurrent product with the cell step that fuses into it, a product on its own, or every
 // call of one other kernel. The products and fused steps are replayed under each tile the
 // backend can pick for their shape, also split along K into 2, 4, … slices (÷n), and the large
-// products under TRIAL_TILES too; the table marks the variant the backend picks (*) and the fastest.
+// products under TRIAL_TILES too, and the large ones with K split between thread grids of each
+// workgroup (·n); the table marks the variant the backend picks (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn; where the
 // backend samples in its own loop (one dispatch per chunk), it prints the time per character.
 // Replays run on whatever the buffers hold by then: the timing, not the values, is the point.
@@ -30,8 +31,9 @@ const root = process.cwd();
 const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
-const { pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
-const { pickStepTile, sliceStep } = await load('dist/src/backend/webgpu/kernels/step.js');
+const { groupGemmTile, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
+const { groupStepTile, pickStepTile, sliceStep, stepTileFits, stepTileName } = await load('dist/src/backend/webgpu/kernels/step.js');
+const { tileFits } = await load('dist/src/backend/webgpu/kernels/tile.js');
 const backend = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));
 
@@ -55,7 +57,10 @@ const usePlan = (method, plan) => {
   return { use: () => { backend[method] = () => plan; }, done: () => { backend[method] = own; } };
 };
 
-const planLabel = ({ tile, slices }) => `${tile.name ?? `${tile.BM}×${tile.BU}`}${slices > 1 ? ` ÷${slices}` : ''}`;
+const planLabel = ({ tile, slices }) => `${tile.name ?? stepTileName(tile)}${slices > 1 ? ` ÷${slices}` : ''}`;
+// K split between thread grids of each workgroup (tile.ts), for every step and the products
+// large enough to split: ·n for n grids.
+const GROUPS = [2, 4];
 // Larger tiles than the backend picks (more multiply-adds per read of workgroup memory), from
 // the same generator (tile.ts), tried on the products large enough to split along K: the
 // profile says whether this GPU runs them faster than the tiles the backend picks.
@@ -75,11 +80,13 @@ function gemmVariants([, , M, N, K]) {
       if (!v.has(label)) v.set(label, usePlan('gemmPlan', plan));
     }
   };
+  const large = M * N * K >= backend.slicing.productMacs;
   for (const occ of OCCUPANCIES) {
     const tile = pickTile(M, N, occ);
     add(tile, tile.name === 'skinny' ? [1] : SLICES);
+    if (large && tile.name !== 'skinny') for (const G of GROUPS) if (tileFits(groupGemmTile(tile, G), backend.tileLimits)) add(groupGemmTile(tile, G), [1]);
   }
-  if (M * N * K >= backend.slicing.productMacs) for (const tile of TRIAL_TILES) add(tile, [1, 2, 4]);
+  if (large) for (const tile of TRIAL_TILES) add(tile, [1, 2, 4]);
   return v;
 }
 /** A step's variants: each tile, whole and in as many of SLICES as its K allows. */
@@ -90,6 +97,10 @@ function stepVariants(kind, B, H) {
     for (const want of SLICES) {
       const plan = sliceStep(kind, t, B, H, want * tiles), label = planLabel(plan);
       if (!v.has(label)) v.set(label, usePlan('stepPlan', plan));
+    }
+    for (const G of GROUPS) {
+      const g = groupStepTile(t, G), plan = sliceStep(kind, g, B, H, 1);
+      if (stepTileFits(kind, g, backend.tileLimits) && !v.has(planLabel(plan))) v.set(planLabel(plan), usePlan('stepPlan', plan));
     }
   }
   return v;

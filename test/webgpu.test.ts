@@ -49,26 +49,32 @@ const SUM_TOL = 2e-6;
 // Backends on the same device that pick their tiles for a GPU of another size: occupancy 1
 // takes the largest tile for every product, Infinity the smallest, 10 the ones between.
 // With slices > 0, every product (a step's too) whose tiles make fewer than slices × occupancy
-// workgroups splits along K, whatever its size.
-const slicing = (slices: number): Slicing => ({ steps: slices, products: slices, stepMacs: 0, productMacs: 0 });
-const sized = (occupancy: number, slices = 0): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy, slicing: slicing(slices) });
+// workgroups splits along K, whatever its size: in slices, or with groups > 1 between that many
+// thread grids of a workgroup.
+const slicing = (slices: number, groups = 0): Slicing =>
+  ({ steps: slices, products: slices, stepMacs: 0, productMacs: 0, stepGroups: groups, productGroups: groups });
+const sized = (occupancy: number, slices = 0, groups = 0): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy, slicing: slicing(slices, groups) });
+const limits = () => dev().tileLimits;
 
-t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile, whole or in K slices; beta = 0 ignores NaN in C', async () => {
+t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile, whole or split along K; beta = 0 ignores NaN in C', async () => {
   // From a matrix-vector product (M = 1) to shapes that span several tiles of each size; split
   // along K (slices 4 at occupancy 10: into up to 4, the last one short; 1e9 at occupancy 1:
-  // the largest tile in as many slices as K allows).
+  // the largest tile in as many slices as K allows; or between 2 or 4 thread grids, whose
+  // last K-steps run past K where it is short).
   const shapes = [[1, 1, 1], [3, 5, 7], [7, 3, 5], [5, 1, 9], [1, 17, 3], [1, 130, 40], [8, 257, 33], [9, 20, 17],
     [17, 33, 65], [65, 17, 33], [33, 65, 17], [50, 67, 128], [129, 3, 257], [200, 300, 19], [40, 50, 700]];
-  let sliced = 0;
-  for (const [occupancy, slices] of [[1, 0], [10, 0], [Infinity, 0], [10, 4], [1, 1e9]]) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
-    const p = new Twins(sized(occupancy, slices));
-    if (pickGemm(M, N, K, occupancy, slicing(slices)).slices > 1) sliced++;
+  let sliced = 0, grouped = 0;
+  for (const [occupancy, slices, groups] of [[1, 0, 0], [10, 0, 0], [Infinity, 0, 0], [10, 4, 0], [1, 1e9, 0], [10, 4, 2], [1, 1e9, 4]]) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
+    const p = new Twins(sized(occupancy, slices, groups));
+    const plan = pickGemm(M, N, K, occupancy, slicing(slices, groups), limits());
+    if (plan.slices > 1) sliced++;
+    if ((plan.tile.G ?? 1) > 1) grouped++;
     for (const [alpha, beta] of occupancy === 10 ? [[1, 0], [1, 1], [0.5, 1], [-2, 0.25], [0.3, 0]] : [[-2, 0.25]]) {
       const a = p.f(M * K), b = p.f(K * N);
       const c = beta === 0 ? p.of(new Float32Array(M * N).fill(NaN)) : p.f(M * N);
       const A = await p.ref.download(a.ref), B = await p.ref.download(b.ref), C = await p.ref.download(c.ref);
       p.dut.gemm(tA, tB, M, N, K, alpha, a.dut, b.dut, beta, c.dut);
-      const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta} occupancy ${occupancy} slices ×${slices}`;
+      const label = `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} α=${alpha} β=${beta} occupancy ${occupancy} slices ×${slices} ${plan.tile.name}`;
       checkGemm(label, tA, tB, M, N, K, alpha, A, B, beta, C, await p.dut.download(c.dut));
       const whole = await p.dut.download(slice(c.dut.buf)), before = await p.ref.download(slice(c.ref.buf));
       for (let i = 0; i < whole.length; i++) {
@@ -77,12 +83,19 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
     }
   }
   assert.ok(sliced >= 20, `${sliced} sliced products`);
+  assert.ok(grouped >= 20, `${grouped} products split between thread grids`);
   // The slices' sums live in one scratch buffer, at most 2^24 values: a large output splits
   // into fewer slices, or none.
   const many = slicing(1e9);
-  assert.equal(pickGemm(25600, 4096, 1024, 120, many).slices, 1);
-  assert.equal(pickGemm(4096, 1024, 25600, 120, many).slices, 4);
-  assert.equal(pickStep('lstm', 1024, 1024, 120, many).slices, 4);
+  assert.equal(pickGemm(25600, 4096, 1024, 120, many, limits()).slices, 1);
+  assert.equal(pickGemm(4096, 1024, 25600, 120, many, limits()).slices, 4);
+  assert.equal(pickStep('lstm', 1024, 1024, 120, many, limits()).slices, 4);
+  // Thread grids only where the device has the threads and workgroup memory: else slices.
+  const small = { threads: 256, sharedBytes: 16384 };
+  assert.equal(pickGemm(4096, 1024, 25600, 120, slicing(1e9, 4), limits()).tile.name, 't64·4');
+  assert.equal(pickGemm(4096, 1024, 25600, 120, slicing(1e9, 4), small).slices, 4);
+  assert.equal(pickStep('lstm', 1024, 1024, 120, slicing(1e9, 2), limits()).tile.G, 2);
+  assert.equal(pickStep('lstm', 1024, 1024, 120, slicing(1e9, 2), small).slices, 4);
   // K = 0 and alpha = 0 only scale C.
   const p = new Twins(dev()), c = p.f(12);
   p.run((be, s) => be.gemm(false, true, 3, 4, 0, 1, s(p.f(1)), s(p.f(1)), 0.5, s(c)));
@@ -161,23 +174,25 @@ t('LSTM, GRU and tanh cells forward and backward, with states sharing one buffer
 // Each step as the layers record it (src/model/*.ts): the recurrent product, then the cell.
 // The reference runs them one after the other; the webgpu backend runs each pair as one
 // dispatch, on every tile, with the states of all steps in one buffer as the layers keep them.
-t('recurrent steps fused with their product equal the product then the cell, on every tile, whole or in K slices', async () => {
+t('recurrent steps fused with their product equal the product then the cell, on every tile, whole or split along K', async () => {
   // Whole, a step asks for once or twice the workgroups of a product (stepOccupancy): with
   // B = 33 and H = 70, these reach every tile of both lists either way. Split (slicing.steps
   // > 0, here at any size), it runs on the largest tile in K slices, two dispatches: at
   // occupancy Infinity in as many slices as K allows, the last one short of a whole K-step;
-  // H = 260 gives the ungated steps' long K-steps room for two slices.
-  const sliced = new Set<StepKind>();
-  for (const [occupancy, factor] of [[1, 0], [3, 0], [5, 0], [8, 0], [12, 0], [Infinity, 0], [8, 2], [Infinity, 1]]) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
-    const be = sized(occupancy, factor), p = new Twins(be);
+  // H = 260 gives the ungated steps' long K-steps room for two slices. Or, with groups, on its
+  // whole tile with K split between 2 or 4 thread grids, in one dispatch.
+  const sliced = new Set<StepKind>(), grouped = new Set<StepKind>();
+  for (const [occupancy, factor, groups] of [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0], [8, 2, 0], [Infinity, 1, 0], [3, 2, 2], [Infinity, 1, 4]]) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
+    const be = sized(occupancy, factor, groups), p = new Twins(be);
     const fused = async (label: string, kind: StepKind, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
       p.run(run);
-      const { slices } = pickStep(kind, B, H, occupancy, slicing(factor));
+      const { slices, tile } = pickStep(kind, B, H, occupancy, slicing(factor, groups), limits());
       if (slices > 1) sliced.add(kind);
+      if ((tile.G ?? 1) > 1) grouped.add(kind);
       assert.equal(be.stats.dispatches - before, slices > 1 ? 2 : 1, `${label}: dispatches`);
     };
-    const tag = `B=${B} H=${H} occupancy ${occupancy} slices ×${factor}`;
+    const tag = `B=${B} H=${H} occupancy ${occupancy} slices ×${factor} groups ${groups}`;
     // The products sum K terms of magnitude below 1 in another order (by tile, by slice): the
     // difference grows with K, and what the cell computes from them inherits it.
     const tol = (K: number): number => CELL_TOL + K * 2 ** -22;
@@ -222,11 +237,13 @@ t('recurrent steps fused with their product equal the product then the cell, on 
     for (const [x, n] of [[rpre, 'dpre'], [rdh, 'dh']] as const) await p.same(x, `rnnBack ${n} ${tag}`, tol(H));
   }
   assert.deepEqual([...sliced].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran in slices');
+  assert.deepEqual([...grouped].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran split between thread grids');
 });
 
 t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {
-  // A product split along K (the second backend) adds them where it adds the slices.
-  for (const [be, slices] of [[dev(), 0], [sized(120, 64), 64]] as const) {
+  // A product split along K adds them where it adds the slices (the second backend), or where
+  // the thread grids' sums meet (the third).
+  for (const [be, slices, groups] of [[dev(), 0, 0], [sized(120, 64), 64, 0], [sized(120, 64, 2), 64, 2]] as const) {
     const p = new Twins(be);
     const count = async (label: string, n: number, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
@@ -236,8 +253,8 @@ t('biases (and a fill with zeros before a gather) run in the dispatch of the pro
     };
     for (const [M, N, K] of [[1, 65, 16], [7, 33, 9], [50, 130, 17], [50, 130, 300]]) {
       const a = p.f(M * K), w = p.f(N * K), c = p.f(M * N), b1 = p.f(N), b2 = p.f(N);
-      const split = slices > 0 && pickGemm(M, N, K, 120, slicing(slices)).slices > 1;
-      if (slices > 0) assert.equal(split, K === 300, `${M}×${N}×${K} split`);
+      const plan = pickGemm(M, N, K, 120, slicing(slices, groups), limits()), split = plan.slices > 1;
+      if (slices > 0) assert.equal(split || plan.tile.G === groups, K === 300, `${M}×${N}×${K} split`);
       await count('gemm', split ? 2 : 1, (be, s) => { be.gemm(false, true, M, N, K, 1, s(a), s(w), 0, s(c)); be.addBias(s(c), s(b1), M, N); be.addBias(s(c), s(b2), M, N); });
       await p.same(c, `gemm + 2 biases ${M}×${N}×${K}${split ? ' in slices' : ''}`, 1e-6 + K * 2 ** -22);
       const ids = p.ids(M, K), o = p.f(M * N), wt = p.f(N * K);

@@ -14,7 +14,8 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { cellGatesOf, pickStep, stepK, stepDef, stepFinishDef, stepSliceDef, type StepKind, type StepPlan } from './kernels/step.js';
+import { cellGatesOf, pickStep, stepK, stepDef, stepFinishDef, stepSliceDef, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
+import type { TileLimits } from './kernels/tile.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 // Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
@@ -54,7 +55,9 @@ export interface WebGPUBackendOptions {
    * Slicing): a recurrent step's product of `stepMacs` multiply-adds or more (default 2^24) into
    * enough slices to make `steps` (default 2) times `occupancy` workgroups, the second dispatch
    * applying the cell; any other product of `productMacs` or more (default 2^28), `products`
-   * (default 8) times; 0 never splits.
+   * (default 8) times; 0 never splits. With `stepGroups` (`productGroups`) > 1, default 0,
+   * such a step (product) splits K between that many thread grids of each workgroup instead, in
+   * one dispatch, where the device allows it.
    */
   slicing?: Partial<Slicing>;
   /**
@@ -83,6 +86,8 @@ export class WebGPUBackend implements Backend {
   private copies: PendingCopy[] = [];
   private readonly occupancy: number;
   private readonly slicing: Slicing;
+  /** What this device allows a workgroup: tiles that ask for more are not picked. */
+  readonly tileLimits: TileLimits;
   private readonly maxStorage: number;
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
@@ -91,7 +96,7 @@ export class WebGPUBackend implements Backend {
   constructor(readonly device: GPUDevice, opts: WebGPUBackendOptions = {}) {
     this.label = opts.label ?? 'GPU';
     this.occupancy = opts.occupancy ?? 120;
-    this.slicing = { steps: 2, stepMacs: 2 ** 24, products: 8, productMacs: 2 ** 28, ...opts.slicing };
+    this.slicing = { steps: 2, stepMacs: 2 ** 24, stepGroups: 0, products: 8, productMacs: 2 ** 28, productGroups: 0, ...opts.slicing };
     this.samplerGroups = Math.max(1, opts.samplerGroups ?? 128);
     this.samplerSteps = Math.max(1, opts.samplerSteps ?? Infinity);
     const l = device.limits;
@@ -101,6 +106,7 @@ export class WebGPUBackend implements Backend {
       throw new UserError(`this WebGPU device (${this.label}) allows ${l.maxComputeInvocationsPerWorkgroup} threads per workgroup and ${l.maxStorageBuffersPerShaderStage} storage buffers per kernel; the webgpu backend needs ${WG} and 8 (make the device with requestBackendDevice)`);
     }
     this.maxStorage = l.maxStorageBuffersPerShaderStage;
+    this.tileLimits = { threads: Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX), sharedBytes: l.maxComputeWorkgroupStorageSize };
     this.maxBinding = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
     this.rec = new Recorder(device, opts.submitEvery);
     this.partials = this.allocate(vec.SQ_PARTS, false);
@@ -420,12 +426,12 @@ export class WebGPUBackend implements Backend {
     this.pending = null;
     const { tile: t, slices, kc } = this.stepPlan(kind, B, H);
     if (slices === 1) {
-      const def = this.defOf(`step${kind}${t.BM}x${t.BU}`, () => stepDef(kind, t));
+      const def = this.defOf(`step${kind}${stepTileName(t)}k${t.BK}`, () => stepDef(kind, t));
       this.run(def, bufs, [p.A.offset, p.B.offset, p.C.offset, B, H, p.K, p.alpha, p.beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
       return true;
     }
     const parts = this.scratchFor('slices', slices * B * N, false);
-    const def = this.defOf(`stepSlice${kind}${t.BM}x${t.BU}`, () => stepSliceDef(kind, t));
+    const def = this.defOf(`stepSlice${kind}${stepTileName(t)}k${t.BK}`, () => stepSliceDef(kind, t));
     this.run(def, [bufs[0], bufs[1], parts], [p.A.offset, p.B.offset, 0, B, H, p.K, kc], Math.ceil(H / t.BU), Math.ceil(B / t.BM), slices);
     const finish = this.defOf(`stepFinish${kind}`, () => stepFinishDef(kind));
     this.map(finish, [parts, ...bufs.slice(2)], [0, slices, p.C.offset, B, H, p.alpha, p.beta, ...extra], B * H);
@@ -434,10 +440,10 @@ export class WebGPUBackend implements Backend {
 
   // Their own methods so that a profiler can replay a step or product under each plan.
   private stepPlan(kind: StepKind, B: number, H: number): StepPlan {
-    return pickStep(kind, B, H, this.occupancy, this.slicing);
+    return pickStep(kind, B, H, this.occupancy, this.slicing, this.tileLimits);
   }
   private gemmPlan(M: number, N: number, K: number): GemmPlan {
-    return pickGemm(M, N, K, this.occupancy, this.slicing);
+    return pickGemm(M, N, K, this.occupancy, this.slicing, this.tileLimits);
   }
 
   private defOf(key: string, make: () => KernelDef): KernelDef {

@@ -11,7 +11,7 @@
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
 import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
-import { gemmTileCode, type TileShape } from './tile.js';
+import { gemmTileCode, tileFits, type TileLimits, type TileShape } from './tile.js';
 
 export interface GemmTile extends TileShape {
   name: string;
@@ -36,14 +36,21 @@ export interface GemmPlan { tile: GemmTile; slices: number; kc: number }
 
 /**
  * pickTile's tile; a product of `productMacs` or more whose tiles make fewer than `products`
- * times `occupancy` workgroups splits along K into slices, summed by gemmFinishDef. Mostly a
- * weight gradient, whose K is every row of the batch: L's (2048×512, K = 12800) makes 256 tiles.
+ * times `occupancy` workgroups splits along K: into slices, summed by gemmFinishDef, or with
+ * `productGroups` > 1 between that many thread grids of each workgroup (tile.ts), where the
+ * device allows it. Mostly a weight gradient, whose K is every row of the batch: L's
+ * (2048×512, K = 12800) makes 256 tiles.
  */
-export function pickGemm(M: number, N: number, K: number, occupancy: number, slicing: Slicing): GemmPlan {
+export function pickGemm(M: number, N: number, K: number, occupancy: number, slicing: Slicing, limits: TileLimits): GemmPlan {
   const tile = pickTile(M, N, occupancy);
   if (tile === SKINNY || !(slicing.products > 0) || M * N * K < slicing.productMacs) return { tile, slices: 1, kc: K };
-  return sliceGemm(tile, M, N, K, slicing.products * occupancy);
+  const sliced = sliceGemm(tile, M, N, K, slicing.products * occupancy), grouped = groupGemmTile(tile, slicing.productGroups);
+  if (sliced.slices > 1 && grouped !== tile && tileFits(grouped, limits)) return { tile: grouped, slices: 1, kc: K };
+  return sliced;
 }
+
+/** Tile t with G thread grids along K; from 4 grids on, each on half the K-step, so that their tiles fit in 32 KiB. */
+export const groupGemmTile = (t: GemmTile, G: number): GemmTile => (G > 1 ? { ...t, name: `${t.name}·${G}`, G, BK: G >= 4 ? t.BK / 2 : t.BK } : t);
 
 /** Tile t with K in as many slices as make `groups` workgroups. */
 export function sliceGemm(t: GemmTile, M: number, N: number, K: number, groups: number): GemmPlan {
@@ -90,7 +97,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   let m0 = wg.y * ${t.BM}u;
   let n0 = wg.x * ${t.BN}u;
 ${tile.body}
-${tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    ${store(m, n, tile.acc(r, c))}`)}\n  }`)}
+${tile.lead(tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    ${store(m, n, tile.acc(r, c))}`)}\n  }`))}
 }`;
   if (sliced) {
     return {

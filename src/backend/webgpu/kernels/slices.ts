@@ -8,9 +8,11 @@
  * slices to make `steps` times a product's occupancy in workgroups, any other product of
  * `productMacs` or more `products` times; 0 never splits. A long K on few workgroups waits on
  * memory with one warp per scheduler; slices give each core several workgroups to switch
- * between. A small product pays more for the second dispatch than it gains.
+ * between. A small product pays more for the second dispatch than it gains. With `stepGroups`
+ * (`productGroups`) > 1 such a step (product) splits K between that many thread grids of each
+ * workgroup instead (tile.ts): as many more warps, in one dispatch.
  */
-export interface Slicing { steps: number; stepMacs: number; products: number; productMacs: number }
+export interface Slicing { steps: number; stepMacs: number; stepGroups: number; products: number; productMacs: number; productGroups: number }
 
 // The fewest K-steps of a slice: its next K-step's loads go out during the current one's arithmetic.
 const MIN_SLICE_STEPS = 2;

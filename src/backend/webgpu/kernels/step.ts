@@ -15,7 +15,7 @@ import type { BufParam, KernelDef, ScalarType } from '../program.js';
 import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
 import { gridStride } from './common.js';
 import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
-import { gemmTileCode } from './tile.js';
+import { gemmTileCode, tileFits, type TileLimits, type TileShape } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
 
@@ -23,7 +23,9 @@ export interface StepTile {
   BM: number; RM: number; // batch rows per workgroup and per thread
   BU: number; RU: number; // hidden units per workgroup and per thread
   BK: number; // the K-step: as long as 16 KiB of workgroup memory allows, for fewer steps
+  G?: number; // thread grids splitting K within the workgroup (tile.ts), 1 if absent
 }
+
 
 // From most work per workgroup to least, all of 128 threads.
 const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 32 }, { BM: 16, RM: 2, BU: 64, RU: 4, BK: 32 },
@@ -34,6 +36,19 @@ const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2, BK: 16 }, { BM:
 export const gatesOf = (kind: StepKind): number => (kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1);
 /** Gates of the step's cell, forward or backward. */
 export const cellGatesOf = (kind: StepKind): number => (kind.startsWith('lstm') ? 4 : kind.startsWith('gru') ? 3 : 1);
+
+/** The product tile (tile.ts) of a step's tile: each hidden unit's gates side by side. */
+export const stepTileShape = (kind: StepKind, t: StepTile): TileShape =>
+  ({ BM: t.BM, BN: gatesOf(kind) * t.BU, BK: t.BK, RM: t.RM, RN: gatesOf(kind) * t.RU, G: t.G });
+
+/** Whether a device runs a step on tile t. */
+export const stepTileFits = (kind: StepKind, t: StepTile, limits: TileLimits): boolean => tileFits(stepTileShape(kind, t), limits);
+
+/** Tile t with G thread grids along K; from 4 grids on, each on half the K-step, so that their tiles fit in 32 KiB. */
+export const groupStepTile = (t: StepTile, G: number): StepTile => (G > 1 ? { ...t, G, BK: G >= 4 ? t.BK / 2 : t.BK } : t);
+
+/** A step tile's name, in kernel keys and profiles: 32×64, or 32×64·4 with 4 grids along K. */
+export const stepTileName = (t: StepTile): string => `${t.BM}×${t.BU}${(t.G ?? 1) > 1 ? `·${t.G}` : ''}`;
 
 /**
  * The workgroups a whole step asks for, in times a product's occupancy. A step is a small
@@ -61,16 +76,22 @@ export interface StepPlan { tile: StepTile; slices: number; kc: number }
 
 /**
  * Whole, a step runs on pickStepTile's tile, in one dispatch. A step of `stepMacs` or more is
- * instead split along K (Slicing, slices.ts): on the largest tile, which loads each value of W_hh
- * the fewest times, into enough slices for `steps` times a product's workgroups, summed by a
+ * instead split along K (Slicing, slices.ts) where that makes more workgroups: with
+ * `stepGroups` > 1, between that many thread grids of each workgroup on the same tile, still
+ * one dispatch (where the device allows the threads and workgroup memory); else on the largest tile, which loads each value of W_hh the
+ * fewest times, into enough slices for `steps` times a product's workgroups, summed by a
  * second dispatch that applies the cell (stepFinishDef). Measured on an H200 (ms per
  * iteration): L's backward steps 14.6 whole on 8×32, 7.8 on 32×64 in 8 slices; XL's 52.3
  * whole, 36.2 in 2. A small step pays more for the second dispatch than it gains: S's stay
  * whole (1.3–1.5 against 2.3–2.6 ms in slices).
  */
-export function pickStep(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing): StepPlan {
-  if (!(slicing.steps > 0) || B * H * cellGatesOf(kind) * H < slicing.stepMacs) return { tile: pickStepTile(kind, B, H, occupancy), slices: 1, kc: stepK(kind, H) };
-  return sliceStep(kind, (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE)[0], B, H, slicing.steps * occupancy);
+export function pickStep(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan {
+  const whole = pickStepTile(kind, B, H, occupancy);
+  if (!(slicing.steps > 0) || B * H * cellGatesOf(kind) * H < slicing.stepMacs) return { tile: whole, slices: 1, kc: stepK(kind, H) };
+  const sliced = sliceStep(kind, (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE)[0], B, H, slicing.steps * occupancy);
+  const grouped = groupStepTile(whole, slicing.stepGroups);
+  if (sliced.slices > 1 && grouped !== whole && stepTileFits(kind, grouped, limits)) return { tile: grouped, slices: 1, kc: stepK(kind, H) };
+  return sliced;
 }
 
 /** Tile t with K in as many slices as make `groups` workgroups. */
@@ -156,10 +177,10 @@ ${gates.map((q) => `  {
 // gate sums.
 function stepTile(kind: StepKind, t: StepTile, put: (b: string, j: string, g: string[]) => string, k?: { begin: string; end: string }) {
   const NG = gatesOf(kind), back = kind.endsWith('Back');
-  const { BM, RM, BU, RU, BK } = t;
+  const { BM, RM, BU, RU, BK, G } = t;
   // Thread column c = q·RU + ru is gate q of unit tx·RU + ru: tile column q·BU + tx·RU + ru, so
   // that a thread reads its RU units of each gate from workgroup memory in one vector read.
-  const tile = gemmTileCode({ BM, BN: NG * BU, BK, RM, RN: NG * RU }, {
+  const tile = gemmTileCode({ BM, BN: NG * BU, BK, RM, RN: NG * RU, G }, {
     a: { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
     // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
     b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n' } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k` },
@@ -177,7 +198,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   let m0 = wg.y * ${BM}u;
   let j0 = wg.x * ${BU}u;
 ${tile.body}
-${calls}
+${tile.lead(calls)}
 }` };
 }
 
@@ -185,7 +206,7 @@ ${calls}
 export function stepDef(kind: StepKind, t: StepTile): KernelDef {
   const e = EPILOGUES[kind], tile = stepTile(kind, t, (b, j, g) => `cell(${b}, ${j}, ${g.join(', ')})`);
   return {
-    key: `step_${kind}_${t.BM}x${t.BU}`,
+    key: `step_${kind}_${stepTileName(t)}_${t.BK}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
     args: [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
     code: `${cellCode(kind)}\n${tile.shared}\n${tile.main}`,
@@ -200,7 +221,7 @@ export function stepSliceDef(kind: StepKind, t: StepTile): KernelDef {
   const NG = gatesOf(kind), gates = Array.from({ length: NG }, (_, q) => q);
   const tile = stepTile(kind, t, (b, j, g) => `part(wg.z, ${b}, ${j}, ${g.join(', ')})`, SLICE_RANGE);
   return {
-    key: `stepSlice_${kind}_${t.BM}x${t.BU}`,
+    key: `stepSlice_${kind}_${stepTileName(t)}_${t.BK}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
     args: [['pA', 'u32'], ['pB', 'u32'], ['pP', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['kc', 'u32']],
     code: /* wgsl */ `

@@ -7,11 +7,24 @@
 // with a scalar read per value), with neighbouring threads' runs side by side so the reads of
 // a warp do not meet in a bank. The loads of the next K-step go out before the current step's
 // arithmetic, so that their latency hides behind it.
+//
+// With G > 1 the workgroup holds G such thread grids, each with its own tiles in workgroup
+// memory: grid g sums K-steps g, g + G, …, and at the end the grids' sums are added in order of
+// g into grid 0, which alone runs the epilogue. A product too small to fill the GPU (a time
+// step's) so gets G times the warps to hide its latency with, as slices along K would (slices.ts),
+// without writing its partial sums out or a second dispatch to add them.
 
 export interface TileShape {
   BM: number; BN: number; BK: number; // tile of the product, and its K-step
   RM: number; RN: number; // rows and columns per thread
+  G?: number; // thread grids splitting K between them (1 if absent)
 }
+
+/** What a device allows a workgroup: threads, and bytes of workgroup memory. */
+export interface TileLimits { threads: number; sharedBytes: number }
+
+/** Whether a device runs a workgroup on tile t. */
+export const tileFits = (t: TileShape, limits: TileLimits): boolean => tileThreads(t) <= limits.threads && tileSharedBytes(t) <= limits.sharedBytes;
 
 /** How one operand's tile is read: `at` indexes the buffer from tile row/column m|n, k and tile start kt. */
 export interface TileSide { kMajor: boolean; at: string }
@@ -32,15 +45,30 @@ export interface TileCode {
   shared: string; // module-scope declarations
   body: string; // leaves the accumulators of the whole product in acc(r, c)
   acc(r: number, c: number): string;
+  lead(code: string): string; // code run by the threads that end with the whole sums (grid 0)
   rows(f: (r: number, m: string) => string): string;
   cols(f: (c: number, n: string) => string): string;
 }
 
 const PAD = 4; // row padding of the shared tiles, so that transposed stores spread over the banks
+const RED = 1024; // floats of workgroup memory through which the grids add their sums, in rounds
+
+/** Threads of a workgroup on tile t. */
+export const tileThreads = (t: TileShape): number => (t.BN / t.RN) * (t.BM / t.RM) * (t.G ?? 1);
+
+/** Bytes of workgroup memory a workgroup on tile t uses. */
+export function tileSharedBytes(t: TileShape): number {
+  const G = t.G ?? 1, NT = tileThreads(t) / G;
+  return 4 * (G * t.BK * (t.BM + PAD + t.BN + PAD) + (G > 1 ? (G - 1) * redChunk(t, NT) * NT : 0));
+}
+
+// Accumulators per thread that each round of the grids' sum passes through workgroup memory.
+const redChunk = (t: TileShape, NT: number): number => Math.max(1, Math.min(t.RM * t.RN, Math.floor(RED / (((t.G ?? 1) - 1) * NT))));
 
 export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
-  const { BM, BN, BK, RM, RN } = t;
+  const { BM, BN, BK, RM, RN } = t, G = t.G ?? 1;
   const TX = BN / RN, TY = BM / RM, NT = TX * TY, AS = BM + PAD, BS = BN + PAD;
+  const id = G === 1 ? 'li' : 'lt'; // the thread's index in its grid
   if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error(`tile ${BM}×${BN} is not ${RM}×${RN} per thread`);
   const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
   const acc = (r: number, c: number): string => `acc${r}_${c}`;
@@ -52,12 +80,15 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   const kBegin = o.k?.begin ?? '0u', kEnd = o.k?.end ?? 'a.K';
   const lane = (w: number, i: number): string => (w === 1 ? '' : `.${'xyzw'[i]}`);
 
+  // Where grid kg's tile starts in an array of `size` elements per grid.
+  const gridBase = (size: number): string => (G === 1 ? '' : `kg * ${size}u + `);
+
   // One operand's tile: L loads per thread, each of element e = li + s·NT of the tile.
   const side = (name: 'A' | 'B', s: TileSide, ok: string, offset: string, size: number, stride: number) => {
     const L = Math.ceil((size * BK) / NT), exact = L * NT === size * BK;
     const ix = name === 'A' ? 'm' : 'n';
     const coords = (sIdx: number): string => {
-      const e = `li + ${sIdx * NT}u`;
+      const e = `${id} + ${sIdx * NT}u`;
       return s.kMajor ? `let e = ${e}; let k = e / ${size}u; let ${ix} = e % ${size}u;` : `let e = ${e}; let ${ix} = e / ${BK}u; let k = e % ${BK}u;`;
     };
     const guard = (code: string): string => (exact ? code : `if (e < ${size * BK}u) { ${code} }`);
@@ -65,8 +96,8 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
     // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
     // compilers (SwiftShader) take minutes over a few dozen guarded loads.
     const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = select(0.0, $${name}[${offset} + select(0u, ${s.at}, ok)], ok);`)} }`).join('\n');
-    const W = name === 'A' ? WA : WB;
-    const at = W === 1 ? `${name}s[k * ${stride}u + ${ix}]` : `${name}s[(k * ${stride}u + ${ix}) / ${W}u][(k * ${stride}u + ${ix}) % ${W}u]`;
+    const W = name === 'A' ? WA : WB, base = gridBase(BK * stride / W);
+    const at = W === 1 ? `${name}s[${base}k * ${stride}u + ${ix}]` : `${name}s[${base}(k * ${stride}u + ${ix}) / ${W}u][(k * ${stride}u + ${ix}) % ${W}u]`;
     const store = range(L).map((i) => `    { ${coords(i)} ${guard(`${at} = p${name}${i};`)} }`).join('\n');
     return { regs, load, store };
   };
@@ -76,42 +107,70 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   // One k of the tile: a loop over k (whose index only addresses workgroup memory) keeps the
   // code short for compilers that run on the CPU (SwiftShader, llvmpipe); GPU drivers unroll it.
   const step = [
-    ...range(RM / WA).map((g) => `let av${g} = As[(kk * ${AS}u + ${row(g * WA)}) / ${WA}u];`),
+    ...range(RM / WA).map((g) => `let av${g} = As[${gridBase(BK * AS / WA)}(kk * ${AS}u + ${row(g * WA)}) / ${WA}u];`),
     ...range(RM).map((r) => `let a${r} = av${Math.floor(r / WA)}${lane(WA, r % WA)};`),
-    ...range(RN / WB).map((g) => `let bv${g} = Bs[(kk * ${BS}u + ${col(g * WB)}) / ${WB}u];`),
+    ...range(RN / WB).map((g) => `let bv${g} = Bs[${gridBase(BK * BS / WB)}(kk * ${BS}u + ${col(g * WB)}) / ${WB}u];`),
     ...range(RN).map((c) => `let b${c} = bv${Math.floor(c / WB)}${lane(WB, c % WB)};`),
     ...range(RM).flatMap((r) => range(RN).map((c) => `${acc(r, c)} = fma(a${r}, b${c}, ${acc(r, c)});`)),
   ].join(' ');
 
-  const body = `  let tx = li % ${TX}u;
-  let ty = li / ${TX}u;
+  // Grids 1 … G−1 pass their sums to grid 0 through Red, a round of `chunk` accumulators at a
+  // time; grid 0 adds them in order of grid.
+  const gridSum = (): string => {
+    const all = range(RM).flatMap((r) => range(RN).map((c) => acc(r, c))), chunk = redChunk(t, NT), rounds: string[] = [];
+    for (let e0 = 0; e0 < all.length; e0 += chunk) {
+      const part = all.slice(e0, e0 + chunk);
+      rounds.push(`  if (kg != 0u) {
+${part.map((v, i) => `    Red[((kg - 1u) * ${chunk}u + ${i}u) * ${NT}u + lt] = ${v};`).join('\n')}
+  }
+  workgroupBarrier();
+  if (kg == 0u) {
+${part.map((v, i) => range(G - 1).map((g) => `    ${v} += Red[${(g * chunk + i) * NT}u + lt];`).join('\n')).join('\n')}
+  }
+  workgroupBarrier();`);
+    }
+    return rounds.join('\n');
+  };
+  // The K loop: K-steps kBegin, kBegin + BK, … (G = 1), or grid kg's every G-th of them, all
+  // grids running the same number of K-steps (the barriers need it), past the end of K on zeros.
+  const loop = G === 1
+    ? { ids: `let tx = li % ${TX}u;\n  let ty = li / ${TX}u;`, first: kBegin, head: `for (var k0 = ${kBegin}; k0 < kEnd; k0 += ${BK}u)`, next: `k0 + ${BK}u`, more: 'kt < kEnd' }
+    : {
+      ids: `let lt = li % ${NT}u;\n  let kg = li / ${NT}u;\n  let tx = lt % ${TX}u;\n  let ty = lt / ${TX}u;\n  let kFirst = ${kBegin} + kg * ${BK}u;`,
+      first: 'kFirst',
+      head: `let kSteps = (select(0u, kEnd - (${kBegin}), kEnd > ${kBegin}) + ${G * BK - 1}u) / ${G * BK}u;\n  for (var s = 0u; s < kSteps; s++)`,
+      next: `kFirst + (s + 1u) * ${G * BK}u`, more: 's + 1u < kSteps',
+    };
+  const body = `  ${loop.ids}
   ${range(RM).map((r) => range(RN).map((c) => `var ${acc(r, c)} = 0.0;`).join(' ')).join('\n  ')}
   ${A.regs} ${B.regs}
   let kEnd = ${kEnd};
   {
-  let kt = ${kBegin};
+  let kt = ${loop.first};
 ${A.load}
 ${B.load}
   }
-  for (var k0 = ${kBegin}; k0 < kEnd; k0 += ${BK}u) {
+  ${loop.head} {
 ${A.store}
 ${B.store}
     workgroupBarrier();
     {
-    let kt = k0 + ${BK}u;
-    if (kt < kEnd) {
+    let kt = ${loop.next};
+    if (${loop.more}) {
 ${A.load}
 ${B.load}
     }
     }
     for (var kk = 0u; kk < ${BK}u; kk++) { ${step} }
     workgroupBarrier();
-  }`;
+  }${G === 1 ? '' : `\n${gridSum()}`}`;
+  const red = G === 1 ? '' : `\nvar<workgroup> Red: array<f32, ${(G - 1) * redChunk(t, NT) * NT}>;`;
   return {
-    threads: NT,
-    shared: `var<workgroup> As: array<${vecType(WA)}, ${(BK * AS) / WA}>;\nvar<workgroup> Bs: array<${vecType(WB)}, ${(BK * BS) / WB}>;`,
+    threads: NT * G,
+    shared: `var<workgroup> As: array<${vecType(WA)}, ${(G * BK * AS) / WA}>;\nvar<workgroup> Bs: array<${vecType(WB)}, ${(G * BK * BS) / WB}>;${red}`,
     body,
     acc,
+    lead: (code) => (G === 1 ? code : `  if (kg == 0u) {\n${code}\n  }`),
     rows: (f) => range(RM).map((r) => f(r, `(m0 + ${row(r)})`)).join('\n'),
     cols: (f) => range(RN).map((c) => f(c, `(n0 + ${col(c)})`)).join('\n'),
   };
