@@ -89,18 +89,18 @@ function gemmVariants([, , M, N, K]) {
   if (large) for (const tile of TRIAL_TILES) add(tile, [1, 2, 4]);
   return v;
 }
-/** A step's variants: each tile, whole and in as many of SLICES as its K allows. */
+/** A step's variants: each tile, on 1, 2 or 4 thread grids, whole and in as many of SLICES as its K allows. */
 function stepVariants(kind, B, H) {
   const v = new Map();
   for (const occ of OCCUPANCIES) {
     const t = pickStepTile(kind, B, H, occ), tiles = Math.ceil(B / t.BM) * Math.ceil(H / t.BU);
-    for (const want of SLICES) {
-      const plan = sliceStep(kind, t, B, H, want * tiles), label = planLabel(plan);
-      if (!v.has(label)) v.set(label, usePlan('stepPlan', plan));
-    }
-    for (const G of GROUPS) {
-      const g = groupStepTile(t, G), plan = sliceStep(kind, g, B, H, 1);
-      if (stepTileFits(kind, g, backend.tileLimits) && !v.has(planLabel(plan))) v.set(planLabel(plan), usePlan('stepPlan', plan));
+    for (const G of [1, ...GROUPS]) {
+      const g = groupStepTile(t, G);
+      if (!stepTileFits(kind, g, backend.tileLimits)) continue;
+      for (const want of SLICES) {
+        const plan = sliceStep(kind, g, B, H, want * tiles), label = planLabel(plan);
+        if (!v.has(label)) v.set(label, usePlan('stepPlan', plan));
+      }
     }
   }
   return v;

@@ -15,8 +15,8 @@ import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js'
 import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
-import { pickStep, type StepKind } from '../src/backend/webgpu/kernels/step.js';
-import { pickGemm } from '../src/backend/webgpu/kernels/gemm.js';
+import { groupStepTile, pickStep, pickStepTile, sliceStep, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
+import { groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
@@ -63,12 +63,17 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
   // last K-steps run past K where it is short).
   const shapes = [[1, 1, 1], [3, 5, 7], [7, 3, 5], [5, 1, 9], [1, 17, 3], [1, 130, 40], [8, 257, 33], [9, 20, 17],
     [17, 33, 65], [65, 17, 33], [33, 65, 17], [50, 67, 128], [129, 3, 257], [200, 300, 19], [40, 50, 700]];
-  let sliced = 0, grouped = 0;
-  for (const [occupancy, slices, groups] of [[1, 0, 0], [10, 0, 0], [Infinity, 0, 0], [10, 4, 0], [1, 1e9, 0], [10, 4, 2], [1, 1e9, 4]]) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
-    const p = new Twins(sized(occupancy, slices, groups));
-    const plan = pickGemm(M, N, K, occupancy, slicing(slices, groups), limits());
+  let sliced = 0, grouped = 0, combined = 0;
+  for (const [occupancy, slices, groups, both] of [[1, 0, 0], [10, 0, 0], [Infinity, 0, 0], [10, 4, 0], [1, 1e9, 0], [10, 4, 2], [1, 1e9, 4], [1, 1e9, 2, true]] as const) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
+    const be = sized(occupancy, slices, groups), p = new Twins(be);
+    // `both`: thread grids and slices of them at once, as the GPU profiler may replay them.
+    const plan: GemmPlan = both
+      ? sliceGemm(groupGemmTile(pickTile(M, N, occupancy), M <= 8 ? 1 : groups), M, N, K, Infinity)
+      : pickGemm(M, N, K, occupancy, slicing(slices, groups), limits());
+    if (both) Object.assign(be, { gemmPlan: () => plan });
     if (plan.slices > 1) sliced++;
     if ((plan.tile.G ?? 1) > 1) grouped++;
+    if (plan.slices > 1 && (plan.tile.G ?? 1) > 1) combined++;
     for (const [alpha, beta] of occupancy === 10 ? [[1, 0], [1, 1], [0.5, 1], [-2, 0.25], [0.3, 0]] : [[-2, 0.25]]) {
       const a = p.f(M * K), b = p.f(K * N);
       const c = beta === 0 ? p.of(new Float32Array(M * N).fill(NaN)) : p.f(M * N);
@@ -84,6 +89,7 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
   }
   assert.ok(sliced >= 20, `${sliced} sliced products`);
   assert.ok(grouped >= 20, `${grouped} products split between thread grids`);
+  assert.ok(combined >= 12, `${combined} products on thread grids in slices`);
   // The slices' sums live in one scratch buffer, at most 2^24 values: a large output splits
   // into fewer slices, or none.
   const many = slicing(1e9);
@@ -180,16 +186,22 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   // > 0, here at any size), it runs on the largest tile in K slices, two dispatches: at
   // occupancy Infinity in as many slices as K allows, the last one short of a whole K-step;
   // H = 260 gives the ungated steps' long K-steps room for two slices. Or, with groups, on its
-  // whole tile with K split between 2 or 4 thread grids, in one dispatch.
-  const sliced = new Set<StepKind>(), grouped = new Set<StepKind>();
-  for (const [occupancy, factor, groups] of [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0], [8, 2, 0], [Infinity, 1, 0], [3, 2, 2], [Infinity, 1, 4]]) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
+  // whole tile with K split between 2 or 4 thread grids, in one dispatch. Or both at once, on the
+  // plans the GPU profiler replays (bench/gpu-profile.mjs; `both`): grids, and slices of them.
+  const sliced = new Set<StepKind>(), grouped = new Set<StepKind>(), combined = new Set<StepKind>();
+  for (const [occupancy, factor, groups, both] of [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0], [8, 2, 0], [Infinity, 1, 0], [3, 2, 2], [Infinity, 1, 4], [1, 1, 2, true], [8, 1, 4, true]] as const) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
     const be = sized(occupancy, factor, groups), p = new Twins(be);
+    const planOf = (kind: StepKind): StepPlan => (both
+      ? sliceStep(kind, groupStepTile(pickStepTile(kind, B, H, occupancy), groups), B, H, Infinity)
+      : pickStep(kind, B, H, occupancy, slicing(factor, groups), limits()));
+    if (both) Object.assign(be, { stepPlan: planOf }); // as the profiler replays a plan
     const fused = async (label: string, kind: StepKind, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
       p.run(run);
-      const { slices, tile } = pickStep(kind, B, H, occupancy, slicing(factor, groups), limits());
+      const { slices, tile } = planOf(kind);
       if (slices > 1) sliced.add(kind);
       if ((tile.G ?? 1) > 1) grouped.add(kind);
+      if (slices > 1 && (tile.G ?? 1) > 1) combined.add(kind);
       assert.equal(be.stats.dispatches - before, slices > 1 ? 2 : 1, `${label}: dispatches`);
     };
     const tag = `B=${B} H=${H} occupancy ${occupancy} slices ×${factor} groups ${groups}`;
@@ -238,6 +250,7 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   }
   assert.deepEqual([...sliced].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran in slices');
   assert.deepEqual([...grouped].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran split between thread grids');
+  assert.deepEqual([...combined].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran on thread grids in slices');
 });
 
 t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {
