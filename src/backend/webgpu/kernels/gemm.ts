@@ -11,7 +11,7 @@
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
 import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
-import { gemmTileCode, tileFits, type TileLimits, type TileShape } from './tile.js';
+import { gemmTileCode, gridsOf, tileFits, type TileLimits, type TileShape } from './tile.js';
 
 export interface GemmTile extends TileShape {
   name: string;
@@ -49,8 +49,8 @@ export function pickGemm(M: number, N: number, K: number, occupancy: number, sli
   return sliced;
 }
 
-/** Tile t with G thread grids along K; from 4 grids on, each on half the K-step, so that their tiles fit in 32 KiB. */
-export const groupGemmTile = (t: GemmTile, G: number): GemmTile => (G > 1 ? { ...t, name: `${t.name}·${G}`, G, BK: G >= 4 ? t.BK / 2 : t.BK } : t);
+/** Tile t on G thread grids (tile.ts gridsOf), named for them: t64·2. */
+export const groupGemmTile = (t: GemmTile, G: number): GemmTile => (G > 1 ? { ...gridsOf(t, G), name: `${t.name}·${G}` } : t);
 
 /** Tile t with K in as many slices as make `groups` workgroups. */
 export function sliceGemm(t: GemmTile, M: number, N: number, K: number, groups: number): GemmPlan {

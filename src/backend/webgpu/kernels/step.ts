@@ -15,7 +15,7 @@ import type { BufParam, KernelDef, ScalarType } from '../program.js';
 import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_WGSL } from './cells.js';
 import { gridStride } from './common.js';
 import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
-import { gemmTileCode, tileFits, type TileLimits, type TileShape } from './tile.js';
+import { gemmTileCode, gridsOf, tileFits, type TileLimits, type TileShape } from './tile.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
 
@@ -25,7 +25,6 @@ export interface StepTile {
   BK: number; // the K-step: as long as 16 KiB of workgroup memory allows, for fewer steps
   G?: number; // thread grids splitting K within the workgroup (tile.ts), 1 if absent
 }
-
 
 // From most work per workgroup to least, all of 128 threads.
 const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 32 }, { BM: 16, RM: 2, BU: 64, RU: 4, BK: 32 },
@@ -44,8 +43,8 @@ export const stepTileShape = (kind: StepKind, t: StepTile): TileShape =>
 /** Whether a device runs a step on tile t. */
 export const stepTileFits = (kind: StepKind, t: StepTile, limits: TileLimits): boolean => tileFits(stepTileShape(kind, t), limits);
 
-/** Tile t with G thread grids along K; from 4 grids on, each on half the K-step, so that their tiles fit in 32 KiB. */
-export const groupStepTile = (t: StepTile, G: number): StepTile => (G > 1 ? { ...t, G, BK: G >= 4 ? t.BK / 2 : t.BK } : t);
+/** Tile t on G thread grids (tile.ts gridsOf). */
+export const groupStepTile = (t: StepTile, G: number): StepTile => gridsOf(t, G);
 
 /** A step tile's name, in kernel keys and profiles: 32×64, or 32×64·4 with 4 grids along K. */
 export const stepTileName = (t: StepTile): string => `${t.BM}×${t.BU}${(t.G ?? 1) > 1 ? `·${t.G}` : ''}`;
@@ -78,9 +77,9 @@ export interface StepPlan { tile: StepTile; slices: number; kc: number }
  * Whole, a step runs on pickStepTile's tile, in one dispatch. A step of `stepMacs` or more is
  * instead split along K (Slicing, slices.ts) where that makes more workgroups: with
  * `stepGroups` > 1, between that many thread grids of each workgroup on the same tile, still
- * one dispatch (where the device allows the threads and workgroup memory); else on the largest tile, which loads each value of W_hh the
- * fewest times, into enough slices for `steps` times a product's workgroups, summed by a
- * second dispatch that applies the cell (stepFinishDef). Measured on an H200 (ms per
+ * one dispatch (where the device allows the threads and workgroup memory); else on the largest
+ * tile, which loads each value of W_hh the fewest times, into enough slices for `steps` times a
+ * product's workgroups, summed by a second dispatch that applies the cell (stepFinishDef). Measured on an H200 (ms per
  * iteration): L's backward steps 14.6 whole on 8×32, 7.8 on 32×64 in 8 slices; XL's 52.3
  * whole, 36.2 in 2. A small step pays more for the second dispatch than it gains: S's stay
  * whole (1.3–1.5 against 2.3–2.6 ms in slices).

@@ -23,6 +23,12 @@ export interface TileShape {
 /** What a device allows a workgroup: threads, and bytes of workgroup memory. */
 export interface TileLimits { threads: number; sharedBytes: number }
 
+/**
+ * Tile t on G thread grids along K: from 4 grids on, each on half the K-step, so that the grids'
+ * tiles of every tile in gemm.ts and step.ts fit in 30 KiB of workgroup memory.
+ */
+export const gridsOf = <T extends { BK: number; G?: number }>(t: T, G: number): T => (G > 1 ? { ...t, G, BK: G >= 4 ? t.BK / 2 : t.BK } : t);
+
 /** Whether a device runs a workgroup on tile t. */
 export const tileFits = (t: TileShape, limits: TileLimits): boolean => tileThreads(t) <= limits.threads && tileSharedBytes(t) <= limits.sharedBytes;
 
@@ -126,10 +132,9 @@ ${part.map((v, i) => `    Red[((kg - 1u) * ${chunk}u + ${i}u) * ${NT}u + lt] = $
   workgroupBarrier();
   if (kg == 0u) {
 ${part.map((v, i) => range(G - 1).map((g) => `    ${v} += Red[${(g * chunk + i) * NT}u + lt];`).join('\n')).join('\n')}
-  }
-  workgroupBarrier();`);
+  }`);
     }
-    return rounds.join('\n');
+    return rounds.join('\n  workgroupBarrier();\n');
   };
   // The K loop: K-steps kBegin, kBegin + BK, … (G = 1), or grid kg's every G-th of them, all
   // grids running the same number of K-steps (the barriers need it), past the end of K on zeros.
