@@ -5,7 +5,7 @@
 // a recurrent product with the cell step that fuses into it, a product on its own, or every
 // call of one other kernel. The products and fused steps are replayed under each tile the
 // backend can pick for their shape, also split along K into 2, 4, … slices (÷n), and the large
-// products under TRIAL_TILES too, and the large ones with K split between thread grids of each
+// products under LARGE_TILES too, and the large ones with K split between thread grids of each
 // workgroup (·n); the table marks the variant the backend picks (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn; where the
 // backend samples in its own loop (one dispatch per chunk), it prints the time per character.
@@ -31,7 +31,7 @@ const root = process.cwd();
 const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
-const { groupGemmTile, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
+const { groupGemmTile, LARGE_TILES, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
 const { groupStepTile, pickStepTile, sliceStep, stepTileFits, stepTileName } = await load('dist/src/backend/webgpu/kernels/step.js');
 const { tileFits } = await load('dist/src/backend/webgpu/kernels/tile.js');
 const backend = await loadWebGPUBackend();
@@ -61,14 +61,6 @@ const planLabel = ({ tile, slices }) => `${tile.name ?? stepTileName(tile)}${sli
 // K split between thread grids of each workgroup (tile.ts), for every step and the products
 // large enough to split: ·n for n grids.
 const GROUPS = [2, 4];
-// Larger tiles than the backend picks (more multiply-adds per read of workgroup memory), from
-// the same generator (tile.ts), tried on the products large enough to split along K: the
-// profile says whether this GPU runs them faster than the tiles the backend picks.
-const TRIAL_TILES = [
-  { name: 'try128×64', BM: 128, BN: 64, BK: 16, RM: 8, RN: 4 },
-  { name: 'try64×128', BM: 64, BN: 128, BK: 16, RM: 4, RN: 8 },
-  { name: 'try128', BM: 128, BN: 128, BK: 8, RM: 8, RN: 8 },
-];
 
 /** A product's variants: each tile, whole and in as many of SLICES as its K allows. */
 function gemmVariants([, , M, N, K]) {
@@ -86,7 +78,7 @@ function gemmVariants([, , M, N, K]) {
     add(tile, tile.name === 'skinny' ? [1] : SLICES);
     if (large && tile.name !== 'skinny') for (const G of GROUPS) if (tileFits(groupGemmTile(tile, G), backend.tileLimits)) add(groupGemmTile(tile, G), [1]);
   }
-  if (large) for (const tile of TRIAL_TILES) add(tile, [1, 2, 4]);
+  if (large) for (const tile of LARGE_TILES) add(tile, [1, 2, 4]);
   return v;
 }
 /** A step's variants: each tile, on 1, 2 or 4 thread grids, whole and in as many of SLICES as its K allows. */
@@ -123,7 +115,7 @@ function groupsOf(list) {
         planLabel(backend.stepPlan(kind, B, H)), 2 * args[2] * args[3] * args[4]);
       i++;
     } else if (name === 'gemm') {
-      add(`gemm ${gemmLabel(args)}`, [list[i]], () => gemmVariants(args), planLabel(backend.gemmPlan(args[2], args[3], args[4])), 2 * args[2] * args[3] * args[4]);
+      add(`gemm ${gemmLabel(args)}`, [list[i]], () => gemmVariants(args), planLabel(backend.gemmPlan(args[0], args[1], args[2], args[3], args[4])), 2 * args[2] * args[3] * args[4]);
     } else {
       add(name, [list[i]], null, null, 0);
     }

@@ -17,6 +17,7 @@ import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { groupStepTile, pickStep, pickStepTile, sliceStep, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
+import { fastest, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
@@ -483,6 +484,50 @@ for (const [name, config, opts] of models) {
     assertSameTraining(ref, await traceTraining(dev(), config, corpus, opts), 'webgpu', 1e-5);
   });
 }
+
+// Tuning (the tune option, on by default on a GPU) times each step's and large product's plans
+// (tuner.ts) at the first read-back after they ran, on scratch: the training it interrupts
+// must go on as it would have, and later calls run on the plan timed fastest.
+t('tuned: each step and product runs on the plan timed fastest, and training matches js', async () => {
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  const config: Partial<ModelConfig> = { model: 'lstm', layers: 1, hidden: 16 };
+  const be = new WebGPUBackend(dev().device, { tune: true, slicing: { productMacs: 0 } });
+  assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'webgpu tuned', 1e-5);
+  const tuned = be.tunedPlans(), label = (p: StepPlan | GemmPlan): string => JSON.stringify(p);
+  // The steps, the decoder and its weight gradient (77 rows: batch 7 × seq 11; vocabulary 66).
+  for (const key of ['lstm 7×16', 'lstmBack 7×16', 'gemm NT 77×66×16', 'gemm TN 66×16×77']) assert.ok(tuned.has(key), `${key} tuned: ${[...tuned.keys()].join(', ')}`);
+  const own = be as unknown as { stepPlan(kind: StepKind, B: number, H: number): StepPlan; gemmPlan(tA: boolean, tB: boolean, M: number, N: number, K: number): GemmPlan };
+  for (const [key, plan] of tuned) {
+    const step = /^(\w+) (\d+)×(\d+)$/.exec(key), gemm = /^gemm (\w)(\w) (\d+)×(\d+)×(\d+)$/.exec(key);
+    if (step) {
+      const [kind, B, H] = [step[1] as StepKind, Number(step[2]), Number(step[3])];
+      assert.ok(stepPlans(kind, B, H, 120, slicing(0), limits()).some((p) => label(p) === label(plan)), `${key}: a candidate`);
+      assert.equal(label(own.stepPlan(kind, B, H)), label(plan), `${key}: runs on it`);
+    } else {
+      assert.ok(gemm, key);
+      const [tA, tB, M, N, K] = [gemm[1] === 'T', gemm[2] === 'T', Number(gemm[3]), Number(gemm[4]), Number(gemm[5])];
+      assert.equal(label(own.gemmPlan(tA, tB, M, N, K)), label(plan), `${key}: runs on it`);
+    }
+  }
+});
+
+test('tuning keeps the plan with the least time per run over the rounds, the rule\'s on a tie', async () => {
+  // Fake runs of known cost on a fake clock: run i costs cost[i], plus a slow first run (the
+  // compile) and, in one round, a stall that a least-of-rounds timing must ignore.
+  const pick = async (cost: number[], stallOn = -1): Promise<{ best: number; runs: number[] }> => {
+    let clock = 0, queued = 0, calls = 0;
+    const runs = cost.map(() => 0);
+    const best = await fastest(cost.map((c, i) => () => { runs[i]++; queued += runs[i] === 1 ? 50 : c; if (i === stallOn && ++calls === 2) queued += 1000; }),
+      async () => { clock += queued; queued = 0; }, () => clock);
+    return { best, runs };
+  };
+  assert.equal((await pick([0.3, 0.2, 0.25])).best, 1);
+  assert.equal((await pick([0.3, 0.3, 0.4])).best, 0);
+  assert.equal((await pick([0.3, 0.2, 0.25], 1)).best, 1);
+  const { runs } = await pick([0.1, 0.5]);
+  // The first also once alone, to size the rounds.
+  assert.ok(runs[1] > 3 && runs[0] === runs[1] + 1, `each timed alike: ${runs.join(', ')}`);
+});
 
 t('text sampled on the device equals the js backend\'s (argmax, temperatures, top-k, prime, several streams), in few dispatches', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });

@@ -16,6 +16,7 @@ import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
 import { cellGatesOf, pickStep, stepK, stepDef, stepFinishDef, stepSliceDef, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
 import type { TileLimits } from './kernels/tile.js';
+import { fastest, gemmPlans, stepPlans } from './tuner.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 // Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
@@ -27,12 +28,22 @@ interface PendingGemm {
   alpha: number; A: Slice; B: Slice; beta: number; C: Slice;
   biases: Slice[]; // addBias(C, bias, M, N) calls that followed it, at most MAX_BIASES
 }
+// A recurrent product fused with the step that consumes it: C = alpha·A·op(W) + beta·C, then
+// the cell, which reads `ins` and writes `outs` (the step kernel's buffers in order after C).
+interface StepCall {
+  kind: StepKind; B: number; H: number; K: number;
+  alpha: number; A: Slice; W: Slice; beta: number; C: Slice;
+  ins: Slice[]; outs: Slice[];
+}
 interface PendingGather {
   out: Slice; w: Slice; ids: Slice; N: number; G: number; V: number;
   assign: boolean; // out was filled with zeros just before
   biases: Slice[];
 }
 const MAX_BIASES = 2;
+// Products of this many multiply-adds or more are tuned (tune option); smaller ones cost little
+// whatever their plan.
+const TUNE_MACS = 2 ** 24;
 
 interface PendingCopy { dst: GpuBuf; src: GpuBuf; dOff: number; sOff: number; n: number }
 
@@ -68,6 +79,13 @@ export interface WebGPUBackendOptions {
   samplerGroups?: number;
   /** Characters per dispatch of sampling's loop at most (default: as many as asked for). */
   samplerSteps?: number;
+  /**
+   * Time the plans of each recurrent step and large product (tuner.ts) on this GPU the first
+   * time one of that shape runs, at the next read-back, and run it on the fastest from then on,
+   * as cuDNN's benchmark mode does (default false; a hardware adapter's backendOptions turn it
+   * on). Sums then add in the order of the plan timed fastest, which may differ from run to run.
+   */
+  tune?: boolean;
 }
 
 interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number }
@@ -88,6 +106,9 @@ export class WebGPUBackend implements Backend {
   private readonly slicing: Slicing;
   /** What this device allows a workgroup: tiles that ask for more are not picked. */
   readonly tileLimits: TileLimits;
+  private readonly tune: boolean;
+  private readonly tuned = new Map<string, StepPlan | GemmPlan>(); // by shape: the plan timed fastest
+  private readonly untuned = new Map<string, () => Promise<StepPlan | GemmPlan>>(); // shapes met, to time at the next read-back
   private readonly maxStorage: number;
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
@@ -99,6 +120,7 @@ export class WebGPUBackend implements Backend {
     this.slicing = { steps: 2, stepMacs: 2 ** 24, stepGroups: 0, products: 8, productMacs: 2 ** 28, productGroups: 0, ...opts.slicing };
     this.samplerGroups = Math.max(1, opts.samplerGroups ?? 128);
     this.samplerSteps = Math.max(1, opts.samplerSteps ?? Infinity);
+    this.tune = opts.tune === true;
     const l = device.limits;
     // The kernels run up to 256 threads per workgroup and bind up to 8 storage buffers, WebGPU's
     // default limits: only a device made with compatibility mode's lower defaults has less.
@@ -130,8 +152,13 @@ export class WebGPUBackend implements Backend {
   async download(src: Slice): Promise<Float32Array> {
     const b = this.f(src);
     this.settle();
-    return new Float32Array(await this.rec.read(b.buffer, 4 * src.offset, 4 * src.length));
+    const out = new Float32Array(await this.rec.read(b.buffer, 4 * src.offset, 4 * src.length));
+    if (this.untuned.size > 0) await this.tuneShapes();
+    return out;
   }
+
+  /** The plan timed fastest for each shape tuned so far (tune option), by shape. */
+  tunedPlans(): ReadonlyMap<string, StepPlan | GemmPlan> { return this.tuned; }
 
   flush(): Promise<void> {
     this.settle();
@@ -161,7 +188,8 @@ export class WebGPUBackend implements Backend {
       [out.offset, w.offset, ids.offset, N * G, G, V, ...biases.map((b) => b.offset)], N * G);
   }
 
-  private recordGemm({ transA, transB, M, N, K, alpha, A, B, beta, C, biases }: PendingGemm): void {
+  private recordGemm(p: PendingGemm): void {
+    const { transA, transB, M, N, K, alpha, beta, C, biases } = p;
     const c = sub(C, M * N);
     if (K === 0 || alpha === 0) {
       if (beta === 0) this.fill(c, 0);
@@ -169,7 +197,17 @@ export class WebGPUBackend implements Backend {
       for (const b of biases) this.addBias(c, b, M, N);
       return;
     }
-    const { tile: t, slices, kc } = this.gemmPlan(M, N, K);
+    this.recordGemmPlan(p, this.gemmPlan(transA, transB, M, N, K));
+    const key = `gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${M}×${N}×${K}`;
+    if (this.tune && M > 8 && M * N * K >= Math.min(TUNE_MACS, this.slicing.productMacs) && !this.tuned.has(key) && !this.untuned.has(key)) {
+      // Timed on a product of its own, whose output is scratch.
+      this.untuned.set(key, () => this.timePlans(gemmPlans(M, N, K, this.occupancy, this.slicing, this.tileLimits),
+        [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c) }, plan)));
+    }
+  }
+
+  private recordGemmPlan({ transA, transB, M, N, K, alpha, A, B, beta, C, biases }: PendingGemm, plan: GemmPlan): void {
+    const { tile: t, slices, kc } = plan;
     if (slices === 1) {
       const def = this.defOf(`gemm${transA}${transB}${t.name}${biases.length}`, () => gemmDef(transA, transB, t, biases.length));
       this.run(def, [this.f(A), this.f(B), this.f(C), ...biases.map((b) => this.f(b))],
@@ -234,36 +272,35 @@ export class WebGPUBackend implements Backend {
   }
 
   lstmStep(pre: Slice, cPrev: Slice, act: Slice, c: Slice, h: Slice, B: number, H: number): void {
-    if (this.fuse('lstm', pre, B, H, [cPrev], [act, c, h], [cPrev.offset, act.offset, c.offset, h.offset])) return;
+    if (this.fuse('lstm', pre, B, H, [cPrev], [act, c, h])) return;
     this.map(cells.lstmStep, [this.f(pre), this.f(cPrev), this.f(act), this.f(c), this.f(h)],
       [pre.offset, cPrev.offset, act.offset, c.offset, h.offset, B * H, H], B * H);
   }
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
-    if (this.fuse('lstmBack', dh, B, H, [act, c, cPrev], [dc, dpre], [act.offset, c.offset, cPrev.offset, dc.offset, dpre.offset])) return;
+    if (this.fuse('lstmBack', dh, B, H, [act, c, cPrev], [dc, dpre])) return;
     this.map(cells.lstmStepBackward, [this.f(act), this.f(c), this.f(cPrev), this.f(dh), this.f(dc), this.f(dpre)],
       [act.offset, c.offset, cPrev.offset, dh.offset, dc.offset, dpre.offset, B * H, H], B * H);
   }
   gruStep(xi: Slice, hh: Slice, hPrev: Slice, act: Slice, h: Slice, B: number, H: number): void {
     const bias = this.pending?.biases.length === 1 ? this.pending.biases[0] : null;
-    if (bias && this.fuse('gru', hh, B, H, [bias, xi, hPrev], [act, h], [bias.offset, xi.offset, hPrev.offset, act.offset, h.offset])) return;
+    if (bias && this.fuse('gru', hh, B, H, [bias, xi, hPrev], [act, h])) return;
     this.map(cells.gruStep, [this.f(xi), this.f(hh), this.f(hPrev), this.f(act), this.f(h)],
       [xi.offset, hh.offset, hPrev.offset, act.offset, h.offset, B * H, H], B * H);
   }
   gruStepBackward(act: Slice, hh: Slice, hPrev: Slice, dh: Slice, dxi: Slice, dhh: Slice, dhPrev: Slice,
     B: number, H: number): void {
-    if (this.fuse('gruBack', dh, B, H, [act, hh, hPrev], [dxi, dhh, dhPrev],
-      [act.offset, hh.offset, hPrev.offset, dxi.offset, dhh.offset, dhPrev.offset])) return;
+    if (this.fuse('gruBack', dh, B, H, [act, hh, hPrev], [dxi, dhh, dhPrev])) return;
     this.map(cells.gruStepBackward, [this.f(act), this.f(hh), this.f(hPrev), this.f(dh), this.f(dxi), this.f(dhh), this.f(dhPrev)],
       [act.offset, hh.offset, hPrev.offset, dh.offset, dxi.offset, dhh.offset, dhPrev.offset, B * H, H], B * H);
   }
   tanhForward(pre: Slice, h: Slice, n: number): void {
     const p = this.pending;
-    if (p && p.M * p.N === n && this.fuse('rnn', pre, p.M, p.N, [], [h], [h.offset])) return;
+    if (p && p.M * p.N === n && this.fuse('rnn', pre, p.M, p.N, [], [h])) return;
     this.map(cells.tanhForward, [this.f(pre), this.f(h)], [pre.offset, h.offset, n], n);
   }
   tanhBackward(h: Slice, dh: Slice, dpre: Slice, n: number): void {
     const p = this.pending;
-    if (p && p.M * p.N === n && this.fuse('rnnBack', dh, p.M, p.N, [h], [dpre], [h.offset, dpre.offset])) return;
+    if (p && p.M * p.N === n && this.fuse('rnnBack', dh, p.M, p.N, [h], [dpre])) return;
     this.map(cells.tanhBackward, [this.f(h), this.f(dh), this.f(dpre)], [h.offset, dh.offset, dpre.offset, n], n);
   }
 
@@ -414,36 +451,90 @@ export class WebGPUBackend implements Backend {
    * H (backward) columns, and nothing the step writes overlaps what the product reads (other
    * workgroups read all of it while this one writes). Returns whether it did.
    */
-  private fuse(kind: StepKind, into: Slice, B: number, H: number, ins: Slice[], outs: Slice[], extra: number[]): boolean {
+  private fuse(kind: StepKind, into: Slice, B: number, H: number, ins: Slice[], outs: Slice[]): boolean {
     const p = this.pending;
     const back = kind.endsWith('Back'), K = stepK(kind, H), N = back ? H : cellGatesOf(kind) * H;
     if (!p || !same(p.C, into) || p.transA || p.transB === back || p.M !== B || p.N !== N || p.K !== K ||
       p.biases.length !== (kind === 'gru' ? 1 : 0)) return false;
     const product = sub(p.C, p.M * p.N);
     for (const w of [product, ...outs]) if (overlaps(w, p.A) || overlaps(w, p.B)) return false;
-    const bufs = [p.A, p.B, p.C, ...ins, ...outs].map((s) => this.f(s));
-    if (new Set(bufs).size > this.maxStorage) return false;
+    if (new Set([p.A, p.B, p.C, ...ins, ...outs].map((s) => this.f(s))).size > this.maxStorage) return false;
     this.pending = null;
-    const { tile: t, slices, kc } = this.stepPlan(kind, B, H);
+    const call: StepCall = { kind, B, H, K: p.K, alpha: p.alpha, A: p.A, W: p.B, beta: p.beta, C: p.C, ins, outs };
+    this.recordStep(call, this.stepPlan(kind, B, H));
+    const key = `${kind} ${B}×${H}`;
+    if (this.tune && !this.tuned.has(key) && !this.untuned.has(key)) {
+      // Timed on a step of its own, whose written buffers are scratch.
+      this.untuned.set(key, () => this.timePlans(stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
+        [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s) }, plan)));
+    }
+    return true;
+  }
+
+  private recordStep({ kind, B, H, K, alpha, A, W, beta, C, ins, outs }: StepCall, plan: StepPlan): void {
+    const { tile: t, slices, kc } = plan, N = kind.endsWith('Back') ? H : cellGatesOf(kind) * H;
+    const bufs = [A, W, C, ...ins, ...outs].map((s) => this.f(s)), extra = [...ins, ...outs].map((s) => s.offset);
     if (slices === 1) {
       const def = this.defOf(`step${kind}${stepTileName(t)}k${t.BK}`, () => stepDef(kind, t));
-      this.run(def, bufs, [p.A.offset, p.B.offset, p.C.offset, B, H, p.K, p.alpha, p.beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
-      return true;
+      this.run(def, bufs, [A.offset, W.offset, C.offset, B, H, K, alpha, beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
+      return;
     }
     const parts = this.scratchFor('slices', slices * B * N, false);
     const def = this.defOf(`stepSlice${kind}${stepTileName(t)}k${t.BK}`, () => stepSliceDef(kind, t));
-    this.run(def, [bufs[0], bufs[1], parts], [p.A.offset, p.B.offset, 0, B, H, p.K, kc], Math.ceil(H / t.BU), Math.ceil(B / t.BM), slices);
+    this.run(def, [bufs[0], bufs[1], parts], [A.offset, W.offset, 0, B, H, K, kc], Math.ceil(H / t.BU), Math.ceil(B / t.BM), slices);
     const finish = this.defOf(`stepFinish${kind}`, () => stepFinishDef(kind));
-    this.map(finish, [parts, ...bufs.slice(2)], [0, slices, p.C.offset, B, H, p.alpha, p.beta, ...extra], B * H);
-    return true;
+    this.map(finish, [parts, ...bufs.slice(2)], [0, slices, C.offset, B, H, alpha, beta, ...extra], B * H);
+  }
+
+  /**
+   * Times the shapes met since the last read-back (tune option) and keeps each one's fastest
+   * plan. A shape whose timing the device refuses (a plan it cannot run, or no memory for the
+   * scratch) keeps the rule's plan.
+   */
+  private async tuneShapes(): Promise<void> {
+    const shapes = [...this.untuned];
+    this.untuned.clear();
+    for (const [key, time] of shapes) this.tuned.set(key, await time());
+  }
+
+  /**
+   * The fastest of `plans` (the first is the rule's, which failures fall back to), each run by
+   * `record(s)(plan)`, where s moves each of the `written` slices (those a call writes) to
+   * scratch: timing a call changes nothing the model holds.
+   */
+  private async timePlans<P extends StepPlan | GemmPlan>(plans: P[], written: Slice[], record: (s: (w: Slice) => Slice) => (plan: P) => void): Promise<P> {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    const spans = new Map<Buf, { lo: number; hi: number; scratch?: GpuBuf }>();
+    let best = 0;
+    try {
+      for (const w of written) {
+        const s = spans.get(w.buf) ?? { lo: w.offset, hi: w.offset + w.length };
+        spans.set(w.buf, { lo: Math.min(s.lo, w.offset), hi: Math.max(s.hi, w.offset + w.length) });
+      }
+      for (const s of spans.values()) s.scratch = this.allocate(s.hi - s.lo, false);
+      const run = record((w) => {
+        const s = spans.get(w.buf)!;
+        return { buf: s.scratch!, offset: w.offset - s.lo, length: w.length };
+      });
+      best = await fastest(plans.map((plan) => () => run(plan)), () => this.flush());
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err; // a scratch buffer larger than the device binds
+    } finally {
+      const errors = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
+      if (errors.some((e) => e !== null)) best = 0;
+      for (const s of spans.values()) s.scratch?.buffer.destroy();
+    }
+    return plans[best];
   }
 
   // Their own methods so that a profiler can replay a step or product under each plan.
   private stepPlan(kind: StepKind, B: number, H: number): StepPlan {
-    return pickStep(kind, B, H, this.occupancy, this.slicing, this.tileLimits);
+    return (this.tuned.get(`${kind} ${B}×${H}`) as StepPlan | undefined) ?? pickStep(kind, B, H, this.occupancy, this.slicing, this.tileLimits);
   }
-  private gemmPlan(M: number, N: number, K: number): GemmPlan {
-    return pickGemm(M, N, K, this.occupancy, this.slicing, this.tileLimits);
+  private gemmPlan(transA: boolean, transB: boolean, M: number, N: number, K: number): GemmPlan {
+    return (this.tuned.get(`gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${M}×${N}×${K}`) as GemmPlan | undefined) ??
+      pickGemm(M, N, K, this.occupancy, this.slicing, this.tileLimits);
   }
 
   private defOf(key: string, make: () => KernelDef): KernelDef {

@@ -6,8 +6,8 @@
 // (C[m,n] += bias[n], in order, as addBias calls after the product would add them).
 //
 // The tile itself is tile.ts, shared with the fused recurrent step. A 128×128 tile (8×8 per
-// thread) was dropped: on an H200 it was never faster than the 64-tile by more than the noise,
-// and up to 1.5× slower (25600×1024×4096: 23.1 against 15.0 ms).
+// thread), when accumulators lived in an array, was never faster on an H200 than the 64-tile
+// by more than the noise, and up to 1.5× slower (25600×1024×4096: 23.1 against 15.0 ms).
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
 import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
@@ -21,6 +21,13 @@ export interface GemmTile extends TileShape {
 const SKINNY: GemmTile = { name: 'skinny', BM: 8, BN: 32, BK: 64, RM: 1, RN: 4 }; // a few rows: matrix-vector products
 const T32: GemmTile = { name: 't32', BM: 32, BN: 32, BK: 32, RM: 4, RN: 4 };
 const T64: GemmTile = { name: 't64', BM: 64, BN: 64, BK: 16, RM: 4, RN: 4 };
+// More multiply-adds per read of workgroup memory, but fewer workgroups and more registers:
+// never picked by rule, only where the GPU at hand times them faster (tuner.ts).
+export const LARGE_TILES: GemmTile[] = [
+  { name: 't128×64', BM: 128, BN: 64, BK: 16, RM: 8, RN: 4 },
+  { name: 't64×128', BM: 64, BN: 128, BK: 16, RM: 4, RN: 8 },
+  { name: 't128', BM: 128, BN: 128, BK: 8, RM: 8, RN: 8 },
+];
 
 /**
  * The tile for a product of this shape: the largest that still makes `occupancy` workgroups

@@ -1,0 +1,78 @@
+// Which plan runs a recurrent step or a large product fastest on the GPU at hand, found by
+// timing them there, as cuDNN's benchmark mode picks its algorithms. The plans' tiles and
+// splits (kernels/gemm.ts, step.ts) suit GPUs of different sizes and makers differently, and
+// a rule measured on one GPU (pickStep, pickGemm) is only a guess on another.
+import { groupGemmTile, LARGE_TILES, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
+import type { Slicing } from './kernels/slices.js';
+import { groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
+import { tileFits, type TileLimits } from './kernels/tile.js';
+
+// Each candidate runs this long between two waits for the GPU in one round of timing, so that
+// the wait's own latency (tens of µs) is small beside it.
+const ROUND_MS = 2;
+const ROUNDS = 3;
+const MAX_REPS = 200;
+
+const planLabel = (p: StepPlan | GemmPlan): string =>
+  `${'name' in p.tile ? p.tile.name : stepTileName(p.tile)}${p.slices > 1 ? ` ÷${p.slices}` : ''}`;
+
+// The first plan of each label: the rule's own plan first, so that a tie keeps it.
+function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
+  const seen = new Set<string>();
+  return plans.filter((p) => !seen.has(planLabel(p)) && seen.add(planLabel(p)));
+}
+
+/**
+ * A step's plans worth timing: the rule's, the whole-step tiles for once and twice its
+ * occupancy on 1, 2 and 4 thread grids, and the largest tile in slices for 1, 2 and 4 times
+ * the occupancy, alone and on 2 grids.
+ */
+export function stepPlans(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan[] {
+  const K = stepK(kind, H), plans = [pickStep(kind, B, H, occupancy, slicing, limits)];
+  for (const t of [pickStepTile(kind, B, H, occupancy), pickStepTile(kind, B, H, 2 * occupancy)]) {
+    for (const G of [1, 2, 4]) plans.push({ tile: groupStepTile(t, G), slices: 1, kc: K });
+  }
+  const largest = pickStepTile(kind, B, H, 0);
+  for (const f of [1, 2, 4]) plans.push(sliceStep(kind, largest, B, H, f * occupancy));
+  plans.push(sliceStep(kind, groupStepTile(largest, 2), B, H, occupancy));
+  return distinct(plans.filter((p) => stepTileFits(kind, p.tile, limits)));
+}
+
+/**
+ * A product's plans worth timing: the rule's, the tiles for a quarter of, once and four times
+ * its occupancy, whole and in slices for 2 and 8 times it, on 2 and 4 thread grids, and the
+ * larger tiles the rule does not pick.
+ */
+export function gemmPlans(M: number, N: number, K: number, occupancy: number, slicing: Slicing, limits: TileLimits): GemmPlan[] {
+  const plans = [pickGemm(M, N, K, occupancy, slicing, limits)];
+  for (const o of [occupancy / 4, occupancy, 4 * occupancy]) {
+    const t = pickTile(M, N, o);
+    for (const f of [0, 2, 8]) plans.push(sliceGemm(t, M, N, K, f * occupancy));
+    for (const G of [2, 4]) plans.push({ tile: groupGemmTile(t, G), slices: 1, kc: K });
+  }
+  for (const t of LARGE_TILES) plans.push({ tile: t, slices: 1, kc: K });
+  return distinct(plans.filter((p) => tileFits(p.tile, limits)));
+}
+
+/**
+ * The index of the fastest of `runs`, each of which records one call. Each runs once first
+ * (its kernels compile then), then ROUNDS rounds in which each runs reps times between two
+ * waits for the GPU; a run's time is its least over the rounds, since whatever else the
+ * GPU or host did can only have added to it. The first run is the rule's plan: ties keep it.
+ */
+export async function fastest(runs: (() => void)[], wait: () => Promise<void>, now: () => number = () => performance.now()): Promise<number> {
+  for (const run of runs) run();
+  await wait();
+  const timed = async (run: () => void, reps: number): Promise<number> => {
+    const t0 = now();
+    for (let r = 0; r < reps; r++) run();
+    await wait();
+    return (now() - t0) / reps;
+  };
+  const reps = Math.max(1, Math.min(MAX_REPS, Math.round(ROUND_MS / Math.max(await timed(runs[0], 1), 1e-3))));
+  const best = runs.map(() => Infinity);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < runs.length; i++) best[i] = Math.min(best[i], await timed(runs[i], reps));
+  }
+  return best.indexOf(Math.min(...best));
+}
