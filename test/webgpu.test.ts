@@ -17,7 +17,7 @@ import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { groupStepTile, pickStep, pickStepTile, sliceStep, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
-import { fastest, stepPlans } from '../src/backend/webgpu/tuner.js';
+import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
@@ -491,7 +491,8 @@ for (const [name, config, opts] of models) {
 t('tuned: each step and product runs on the plan timed fastest, and training matches js', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const config: Partial<ModelConfig> = { model: 'lstm', layers: 1, hidden: 16 };
-  const be = new WebGPUBackend(dev().device, { tune: true, slicing: { productMacs: 0 } });
+  const rules: Slicing = { steps: 2, stepMacs: 2 ** 24, stepGroups: 0, products: 8, productMacs: 0, productGroups: 0 };
+  const be = new WebGPUBackend(dev().device, { tune: true, slicing: rules });
   assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'webgpu tuned', 1e-5);
   const tuned = be.tunedPlans(), label = (p: StepPlan | GemmPlan): string => JSON.stringify(p);
   // The steps, the decoder and its weight gradient (77 rows: batch 7 × seq 11; vocabulary 66).
@@ -501,11 +502,12 @@ t('tuned: each step and product runs on the plan timed fastest, and training mat
     const step = /^(\w+) (\d+)×(\d+)$/.exec(key), gemm = /^gemm (\w)(\w) (\d+)×(\d+)×(\d+)$/.exec(key);
     if (step) {
       const [kind, B, H] = [step[1] as StepKind, Number(step[2]), Number(step[3])];
-      assert.ok(stepPlans(kind, B, H, 120, slicing(0), limits()).some((p) => label(p) === label(plan)), `${key}: a candidate`);
+      assert.ok(stepPlans(kind, B, H, 120, rules, limits()).some((p) => label(p) === label(plan)), `${key}: a candidate`);
       assert.equal(label(own.stepPlan(kind, B, H)), label(plan), `${key}: runs on it`);
     } else {
       assert.ok(gemm, key);
       const [tA, tB, M, N, K] = [gemm[1] === 'T', gemm[2] === 'T', Number(gemm[3]), Number(gemm[4]), Number(gemm[5])];
+      assert.ok(gemmPlans(M, N, K, 120, rules, limits()).some((p) => label(p) === label(plan)), `${key}: a candidate`);
       assert.equal(label(own.gemmPlan(tA, tB, M, N, K)), label(plan), `${key}: runs on it`);
     }
   }

@@ -1,0 +1,61 @@
+// The webgpu backend under several sets of options, side by side in one process on one device:
+//   node bench/webgpu-options.mjs [--config S|M|L|XL] [--iters 10] [--warmup 3] OPTIONS...
+// OPTIONS are WebGPUBackendOptions as JSON ('{}': the constructor's defaults, untuned), e.g.
+//   node bench/webgpu-options.mjs --config L '{}' '{"tune":true}' '{"slicing":{"stepGroups":2}}'
+// Each set trains its own model of the configuration; their iterations alternate (in turn
+// reversed every other round), so that whatever else the machine does falls on all alike.
+// Prints each set's median and least time per iteration after the warm-up (which holds any
+// tuning), its last loss, and the plans tuning picked.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { CONFIGS, DATA, benchCorpus, benchModel, benchTrainOptions, median } from './lib/common.mjs';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    config: { type: 'string', default: 'S' },
+    iters: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+  },
+});
+const c = CONFIGS[values.config.toUpperCase()];
+if (!c) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}, got ${values.config}`);
+const iters = Number(values.iters), warmup = Number(values.warmup);
+const sets = positionals.length > 0 ? positionals : ['{}', '{"tune":true}'];
+
+const root = process.cwd();
+const load = (p) => import(pathToFileURL(resolve(root, p)).href);
+const lib = await load('dist/src/index.js');
+const { WebGPUBackend } = await load('dist/src/backend/webgpu/index.js');
+const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
+const base = await loadWebGPUBackend();
+const corpus = benchCorpus(lib, resolve(root, DATA));
+console.log(`config ${c.name} on ${base.label} (workgroups of up to ${base.tileLimits.threads} threads and ${base.tileLimits.sharedBytes} bytes of workgroup memory), ${iters} iterations after ${warmup} of warm-up`);
+
+const runs = sets.map((set) => {
+  const backend = new WebGPUBackend(base.device, { label: base.label, ...JSON.parse(set) });
+  const model = benchModel(lib, backend, c, corpus.vocab.size);
+  const it = lib.train(model, corpus, benchTrainOptions(c, warmup + iters + 1))[Symbol.asyncIterator]();
+  return { set, backend, it, times: [], loss: NaN };
+});
+const iteration = async (r) => {
+  const t0 = performance.now();
+  for (;;) {
+    const { value } = await r.it.next();
+    if (value.type === 'iteration') { r.loss = value.loss; return performance.now() - t0; }
+  }
+};
+for (let i = 0; i < warmup + iters; i++) {
+  for (const r of i % 2 ? runs : [...runs].reverse()) {
+    const ms = await iteration(r);
+    if (i >= warmup) r.times.push(ms);
+  }
+}
+const planName = (p) => `${p.tile.name ?? `${p.tile.BM}×${p.tile.BU}${p.tile.G > 1 ? `·${p.tile.G}` : ''}`}${p.slices > 1 ? ` ÷${p.slices}` : ''}`;
+for (const r of runs) {
+  console.log(`${r.set}: median ${median(r.times).toFixed(2)} ms, least ${Math.min(...r.times).toFixed(2)} ms per iteration, last loss ${r.loss}`);
+  const tuned = [...r.backend.tunedPlans()].map(([shape, plan]) => `${shape}: ${planName(plan)}`);
+  if (tuned.length > 0) console.log(`  tuned: ${tuned.join('; ')}`);
+}
+process.exit(0);
