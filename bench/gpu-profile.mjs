@@ -5,7 +5,7 @@
 // a recurrent product with the cell step that fuses into it, a product on its own, or every
 // call of one other kernel. The products and fused steps are replayed under each tile the
 // backend can pick for their shape, also split along K into 2, 4, … slices (÷n), and the large
-// products under LARGE_TILES too, and the large ones with K split between thread grids of each
+// products under EXTRA_TILES too, and the large ones with K split between thread grids of each
 // workgroup (·n); the table marks the variant the backend picks (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn; where the
 // backend samples in its own loop (one dispatch per chunk), it prints the time per character.
@@ -31,7 +31,7 @@ const root = process.cwd();
 const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
-const { groupGemmTile, LARGE_TILES, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
+const { groupGemmTile, EXTRA_TILES, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
 const { groupStepTile, pickStepTile, sliceStep, stepTileFits, stepTileName } = await load('dist/src/backend/webgpu/kernels/step.js');
 const { tileFits } = await load('dist/src/backend/webgpu/kernels/tile.js');
 const backend = await loadWebGPUBackend();
@@ -78,7 +78,7 @@ function gemmVariants([, , M, N, K]) {
     add(tile, tile.name === 'skinny' ? [1] : SLICES);
     if (large && tile.name !== 'skinny') for (const G of GROUPS) if (tileFits(groupGemmTile(tile, G), backend.tileLimits)) add(groupGemmTile(tile, G), [1]);
   }
-  if (large) for (const tile of LARGE_TILES) add(tile, [1, 2, 4]);
+  if (large) for (const tile of EXTRA_TILES) add(tile, [1, 2, 4]);
   return v;
 }
 /** A step's variants: each tile, on 1, 2 or 4 thread grids, whole and in as many of SLICES as its K allows. */

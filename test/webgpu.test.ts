@@ -513,6 +513,23 @@ t('tuned: each step and product runs on the plan timed fastest, and training mat
   }
 });
 
+t('tuning leaves out a plan the device refuses, and the device stays usable', async () => {
+  const be = new WebGPUBackend(dev().device, { tune: true }), p = new Twins(be);
+  const [M, N, K] = [40, 50, 30], a = p.f(M * K), b = p.f(K * N), c = p.f(M * N);
+  // 64×64 threads in a workgroup: more than any device allows.
+  const refused: GemmPlan = { tile: { name: 'huge', BM: 64, BN: 64, BK: 16, RM: 1, RN: 1 }, slices: 1, kc: K };
+  const fine = pickGemm(M, N, K, 120, slicing(0), limits());
+  const own = be as unknown as {
+    recordGemmPlan(call: object, plan: GemmPlan): void;
+    timePlans(plans: GemmPlan[], written: Slice[], record: (s: (w: Slice) => Slice) => (plan: GemmPlan) => void): Promise<GemmPlan>;
+  };
+  const call = { transA: false, transB: false, M, N, K, alpha: 1, A: a.dut, B: b.dut, beta: 0, biases: [] };
+  const pick = await own.timePlans([refused, fine], [c.dut], (s) => (plan) => own.recordGemmPlan({ ...call, C: s(c.dut) }, plan));
+  assert.equal(pick, fine);
+  p.run((be, s) => be.gemm(false, false, M, N, K, 1, s(a), s(b), 0, s(c)));
+  await p.same(c, 'a product after the refusal', 1e-5);
+});
+
 test('tuning keeps the plan with the least time per run over the rounds, the rule\'s on a tie', async () => {
   // Fake runs of known cost on a fake clock: run i costs cost[i], plus a slow first run (the
   // compile) and, in one round, a stall that a least-of-rounds timing must ignore.

@@ -498,34 +498,49 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * The fastest of `plans` (the first is the rule's, which failures fall back to), each run by
-   * `record(s)(plan)`, where s moves each of the `written` slices (those a call writes) to
-   * scratch: timing a call changes nothing the model holds.
+   * The fastest of `plans` (the first is the rule's), each run by `record(s)(plan)`, where s
+   * moves each of the `written` slices (those a call writes) to scratch: timing a call changes
+   * nothing the model holds. A plan the device refuses to run is left out; if it refuses the
+   * scratch, or every plan, the rule's plan stands.
    */
   private async timePlans<P extends StepPlan | GemmPlan>(plans: P[], written: Slice[], record: (s: (w: Slice) => Slice) => (plan: P) => void): Promise<P> {
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
     const spans = new Map<Buf, { lo: number; hi: number; scratch?: GpuBuf }>();
-    let best = 0;
     try {
       for (const w of written) {
         const s = spans.get(w.buf) ?? { lo: w.offset, hi: w.offset + w.length };
         spans.set(w.buf, { lo: Math.min(s.lo, w.offset), hi: Math.max(s.hi, w.offset + w.length) });
       }
-      for (const s of spans.values()) s.scratch = this.allocate(s.hi - s.lo, false);
+      if (!await this.accepted(() => { for (const s of spans.values()) s.scratch = this.allocate(s.hi - s.lo, false); })) return plans[0];
       const run = record((w) => {
         const s = spans.get(w.buf)!;
         return { buf: s.scratch!, offset: w.offset - s.lo, length: w.length };
       });
-      best = await fastest(plans.map((plan) => () => run(plan)), () => this.flush());
+      const runs: P[] = [];
+      for (const plan of plans) if (await this.accepted(() => run(plan))) runs.push(plan);
+      if (runs.length === 0) return plans[0];
+      return runs[await fastest(runs.map((plan) => () => run(plan)), () => this.flush())];
     } catch (err) {
-      if (!(err instanceof UserError)) throw err; // a scratch buffer larger than the device binds
+      if (err instanceof UserError) return plans[0]; // scratch larger than the device binds
+      throw err;
     } finally {
-      const errors = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
-      if (errors.some((e) => e !== null)) best = 0;
       for (const s of spans.values()) s.scratch?.buffer.destroy();
     }
-    return plans[best];
+  }
+
+  /** Runs f and waits for the GPU: whether the device took it without a validation or out-of-memory error. */
+  private async accepted(f: () => void): Promise<boolean> {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let thrown: unknown = null;
+    try {
+      f();
+      await this.flush();
+    } catch (err) {
+      thrown = err;
+    }
+    const errors = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
+    if (thrown !== null) throw thrown;
+    return errors.every((e) => e === null);
   }
 
   // Their own methods so that a profiler can replay a step or product under each plan.

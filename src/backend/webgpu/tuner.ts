@@ -2,7 +2,7 @@
 // timing them there, as cuDNN's benchmark mode picks its algorithms. The plans' tiles and
 // splits (kernels/gemm.ts, step.ts) suit GPUs of different sizes and makers differently, and
 // a rule measured on one GPU (pickStep, pickGemm) is only a guess on another.
-import { groupGemmTile, LARGE_TILES, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
+import { groupGemmTile, EXTRA_TILES, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
 import { groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
 import { tileFits, type TileLimits } from './kernels/tile.js';
@@ -41,7 +41,7 @@ export function stepPlans(kind: StepKind, B: number, H: number, occupancy: numbe
 /**
  * A product's plans worth timing: the rule's, the tiles for a quarter of, once and four times
  * its occupancy, whole and in slices for 2 and 8 times it, on 2 and 4 thread grids, and the
- * larger tiles the rule does not pick.
+ * tiles no rule picks (EXTRA_TILES).
  */
 export function gemmPlans(M: number, N: number, K: number, occupancy: number, slicing: Slicing, limits: TileLimits): GemmPlan[] {
   const plans = [pickGemm(M, N, K, occupancy, slicing, limits)];
@@ -50,7 +50,7 @@ export function gemmPlans(M: number, N: number, K: number, occupancy: number, sl
     for (const f of [0, 2, 8]) plans.push(sliceGemm(t, M, N, K, f * occupancy));
     for (const G of [2, 4]) plans.push({ tile: groupGemmTile(t, G), slices: 1, kc: K });
   }
-  for (const t of LARGE_TILES) plans.push({ tile: t, slices: 1, kc: K });
+  for (const t of EXTRA_TILES) plans.push({ tile: t, slices: 1, kc: K });
   return distinct(plans.filter((p) => tileFits(p.tile, limits)));
 }
 

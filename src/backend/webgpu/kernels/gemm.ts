@@ -21,12 +21,14 @@ export interface GemmTile extends TileShape {
 const SKINNY: GemmTile = { name: 'skinny', BM: 8, BN: 32, BK: 64, RM: 1, RN: 4 }; // a few rows: matrix-vector products
 const T32: GemmTile = { name: 't32', BM: 32, BN: 32, BK: 32, RM: 4, RN: 4 };
 const T64: GemmTile = { name: 't64', BM: 64, BN: 64, BK: 16, RM: 4, RN: 4 };
-// More multiply-adds per read of workgroup memory, but fewer workgroups and more registers:
-// never picked by rule, only where the GPU at hand times them faster (tuner.ts).
-export const LARGE_TILES: GemmTile[] = [
+// Never picked by rule, only where the GPU at hand times them faster (tuner.ts): larger tiles
+// (more multiply-adds per read of workgroup memory, but fewer workgroups and more registers),
+// and the 64-tile with half as many barriers per multiply-add.
+export const EXTRA_TILES: GemmTile[] = [
   { name: 't128×64', BM: 128, BN: 64, BK: 16, RM: 8, RN: 4 },
   { name: 't64×128', BM: 64, BN: 128, BK: 16, RM: 4, RN: 8 },
   { name: 't128', BM: 128, BN: 128, BK: 8, RM: 8, RN: 8 },
+  { name: 't64k32', BM: 64, BN: 64, BK: 32, RM: 4, RN: 4 },
 ];
 
 /**
