@@ -32,8 +32,9 @@ const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
 const { groupGemmTile, EXTRA_TILES, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
-const { groupStepTile, pickStepTile, sliceStep, stepTileFits, stepTileName } = await load('dist/src/backend/webgpu/kernels/step.js');
+const { groupStepTile, pickStepTile, sliceStep, stepTileFits } = await load('dist/src/backend/webgpu/kernels/step.js');
 const { tileFits } = await load('dist/src/backend/webgpu/kernels/tile.js');
+const { planLabel } = await load('dist/src/backend/webgpu/tuner.js');
 const backend = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));
 
@@ -57,7 +58,6 @@ const usePlan = (method, plan) => {
   return { use: () => { backend[method] = () => plan; }, done: () => { backend[method] = own; } };
 };
 
-const planLabel = ({ tile, slices }) => `${tile.name ?? stepTileName(tile)}${slices > 1 ? ` ÷${slices}` : ''}`;
 // K split between thread grids of each workgroup (tile.ts), for every step and the products
 // large enough to split: ·n for n grids.
 const GROUPS = [2, 4];

@@ -29,6 +29,7 @@ const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { WebGPUBackend } = await load('dist/src/backend/webgpu/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
+const { planLabel } = await load('dist/src/backend/webgpu/tuner.js');
 const base = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));
 console.log(`config ${c.name} on ${base.label} (workgroups of up to ${base.tileLimits.threads} threads and ${base.tileLimits.sharedBytes} bytes of workgroup memory), ${iters} iterations after ${warmup} of warm-up`);
@@ -52,10 +53,9 @@ for (let i = 0; i < warmup + iters; i++) {
     if (i >= warmup) r.times.push(ms);
   }
 }
-const planName = (p) => `${p.tile.name ?? `${p.tile.BM}×${p.tile.BU}${p.tile.G > 1 ? `·${p.tile.G}` : ''}`}${p.slices > 1 ? ` ÷${p.slices}` : ''}`;
 for (const r of runs) {
   console.log(`${r.set}: median ${median(r.times).toFixed(2)} ms, least ${Math.min(...r.times).toFixed(2)} ms per iteration, last loss ${r.loss}`);
-  const tuned = [...r.backend.tunedPlans()].map(([shape, plan]) => `${shape}: ${planName(plan)}`);
+  const tuned = [...r.backend.tunedPlans()].map(([shape, plan]) => `${shape}: ${planLabel(plan)}`);
   if (tuned.length > 0) console.log(`  tuned: ${tuned.join('; ')}`);
 }
 process.exit(0);

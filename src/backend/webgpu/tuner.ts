@@ -13,7 +13,8 @@ const ROUND_MS = 2;
 const ROUNDS = 3;
 const MAX_REPS = 200;
 
-const planLabel = (p: StepPlan | GemmPlan): string =>
+/** A plan's name in profiles: its tile, ·n for n thread grids, ÷n for n slices. */
+export const planLabel = (p: StepPlan | GemmPlan): string =>
   `${'name' in p.tile ? p.tile.name : stepTileName(p.tile)}${p.slices > 1 ? ` ÷${p.slices}` : ''}`;
 
 // The first plan of each label: the rule's own plan first, so that a tie keeps it.
@@ -61,6 +62,7 @@ export function gemmPlans(M: number, N: number, K: number, occupancy: number, sl
  * GPU or host did can only have added to it. The first run is the rule's plan: ties keep it.
  */
 export async function fastest(runs: (() => void)[], wait: () => Promise<void>, now: () => number = () => performance.now()): Promise<number> {
+  if (runs.length < 2) return 0;
   for (const run of runs) run();
   await wait();
   const timed = async (run: () => void, reps: number): Promise<number> => {
