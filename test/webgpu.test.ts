@@ -491,7 +491,8 @@ for (const [name, config, opts] of models) {
 t('tuned: each step and product runs on the plan timed fastest, and training matches js', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const config: Partial<ModelConfig> = { model: 'lstm', layers: 1, hidden: 16 };
-  const rules: Slicing = { steps: 2, stepMacs: 2 ** 24, stepGroups: 0, products: 8, productMacs: 0, productGroups: 0 };
+  // Thresholds 0: every step and product is large enough to tune (and to split by rule).
+  const rules: Slicing = { steps: 2, stepMacs: 0, stepGroups: 0, products: 8, productMacs: 0, productGroups: 0 };
   const be = new WebGPUBackend(dev().device, { tune: true, slicing: rules });
   assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'webgpu tuned', 1e-5);
   const tuned = be.tunedPlans(), label = (p: StepPlan | GemmPlan): string => JSON.stringify(p);

@@ -41,9 +41,11 @@ interface PendingGather {
   biases: Slice[];
 }
 const MAX_BIASES = 2;
-// Products of this many multiply-adds or more are tuned (tune option); smaller ones cost little
-// whatever their plan.
+// Products of this many multiply-adds or more are tuned (tune option), and recurrent steps of
+// TUNE_STEP_MACS (or of Slicing.stepMacs, if less): smaller ones cost little whatever their
+// plan, and sampling one stream (B = 1) is not kept waiting for its priming steps' timing.
 const TUNE_MACS = 2 ** 24;
+const TUNE_STEP_MACS = 2 ** 21;
 
 interface PendingCopy { dst: GpuBuf; src: GpuBuf; dOff: number; sOff: number; n: number }
 
@@ -463,7 +465,7 @@ export class WebGPUBackend implements Backend {
     const call: StepCall = { kind, B, H, K: p.K, alpha: p.alpha, A: p.A, W: p.B, beta: p.beta, C: p.C, ins, outs };
     this.recordStep(call, this.stepPlan(kind, B, H));
     const key = `${kind} ${B}×${H}`;
-    if (this.tune && !this.tuned.has(key) && !this.untuned.has(key)) {
+    if (this.tune && B * N * K >= Math.min(TUNE_STEP_MACS, this.slicing.stepMacs) && !this.tuned.has(key) && !this.untuned.has(key)) {
       // Timed on a step of its own, whose written buffers are scratch.
       this.untuned.set(key, () => this.timePlans(stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
         [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s) }, plan)));
