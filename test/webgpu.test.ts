@@ -16,7 +16,7 @@ import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { groupStepTile, pickStep, pickStepTile, sliceStep, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
-import { groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
+import { EXTRA_TILES, groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
@@ -252,6 +252,21 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   assert.deepEqual([...sliced].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran in slices');
   assert.deepEqual([...grouped].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran split between thread grids');
   assert.deepEqual([...combined].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran on thread grids in slices');
+});
+
+t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cases, ragged shapes', async () => {
+  let n = 0;
+  for (const tile of EXTRA_TILES) for (const [M, N, K] of [[3, 5, 7], [129, 65, 33], [130, 257, 70]]) for (const tA of [false, true]) for (const tB of [false, true]) {
+    for (const plan of [sliceGemm(tile, M, N, K, 0), sliceGemm(tile, M, N, K, Infinity)]) {
+      const be = sized(120), p = new Twins(be), a = p.f(M * K), b = p.f(K * N), c = p.f(M * N);
+      Object.assign(be, { gemmPlan: () => plan }); // as tuning or the profiler runs a plan
+      const A = await p.ref.download(a.ref), B = await p.ref.download(b.ref), C = await p.ref.download(c.ref);
+      p.dut.gemm(tA, tB, M, N, K, 0.5, a.dut, b.dut, 1, c.dut);
+      checkGemm(`${tile.name} ÷${plan.slices} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K}`, tA, tB, M, N, K, 0.5, A, B, 1, C, await p.dut.download(c.dut));
+      n += plan.slices > 1 ? 1 : 0;
+    }
+  }
+  assert.ok(n >= 10, `${n} in slices`);
 });
 
 t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {
