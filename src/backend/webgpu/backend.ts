@@ -46,6 +46,10 @@ const MAX_BIASES = 2;
 // plan, and sampling one stream (B = 1) is not kept waiting for its priming steps' timing.
 const TUNE_MACS = 2 ** 24;
 const TUNE_STEP_MACS = 2 ** 21;
+// What tuning keeps a plan by: a step's or product's shape.
+const stepShape = (kind: StepKind, B: number, H: number): string => `${kind} ${B}×${H}`;
+const gemmShape = (transA: boolean, transB: boolean, M: number, N: number, K: number): string =>
+  `gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${M}×${N}×${K}`;
 
 interface PendingCopy { dst: GpuBuf; src: GpuBuf; dOff: number; sOff: number; n: number }
 
@@ -109,8 +113,9 @@ export class WebGPUBackend implements Backend {
   /** What this device allows a workgroup: tiles that ask for more are not picked. */
   readonly tileLimits: TileLimits;
   private readonly tune: boolean;
-  private readonly tuned = new Map<string, StepPlan | GemmPlan>(); // by shape: the plan timed fastest
-  private readonly untuned = new Map<string, () => Promise<StepPlan | GemmPlan>>(); // shapes met, to time at the next read-back
+  private readonly tunedSteps = new Map<string, StepPlan>(); // by shape: the plan timed fastest
+  private readonly tunedGemms = new Map<string, GemmPlan>();
+  private readonly untuned = new Map<string, () => Promise<void>>(); // shapes met, to time at the next read-back
   private readonly maxStorage: number;
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
@@ -160,7 +165,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** The plan timed fastest for each shape tuned so far (tune option), by shape. */
-  tunedPlans(): ReadonlyMap<string, StepPlan | GemmPlan> { return this.tuned; }
+  tunedPlans(): ReadonlyMap<string, StepPlan | GemmPlan> { return new Map<string, StepPlan | GemmPlan>([...this.tunedSteps, ...this.tunedGemms]); }
 
   flush(): Promise<void> {
     this.settle();
@@ -200,11 +205,13 @@ export class WebGPUBackend implements Backend {
       return;
     }
     this.recordGemmPlan(p, this.gemmPlan(transA, transB, M, N, K));
-    const key = `gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${M}×${N}×${K}`;
-    if (this.tune && M > 8 && M * N * K >= Math.min(TUNE_MACS, this.slicing.productMacs) && !this.tuned.has(key) && !this.untuned.has(key)) {
+    const key = gemmShape(transA, transB, M, N, K);
+    if (this.tune && M > 8 && M * N * K >= Math.min(TUNE_MACS, this.slicing.productMacs) && !this.tunedGemms.has(key) && !this.untuned.has(key)) {
       // Timed on a product of its own, whose output is scratch.
-      this.untuned.set(key, () => this.timePlans(gemmPlans(M, N, K, this.occupancy, this.slicing, this.tileLimits),
-        [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c) }, plan)));
+      this.untuned.set(key, async () => {
+        this.tunedGemms.set(key, await this.timePlans(gemmPlans(M, N, K, this.occupancy, this.slicing, this.tileLimits),
+          [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c) }, plan)));
+      });
     }
   }
 
@@ -464,11 +471,13 @@ export class WebGPUBackend implements Backend {
     this.pending = null;
     const call: StepCall = { kind, B, H, K: p.K, alpha: p.alpha, A: p.A, W: p.B, beta: p.beta, C: p.C, ins, outs };
     this.recordStep(call, this.stepPlan(kind, B, H));
-    const key = `${kind} ${B}×${H}`;
-    if (this.tune && B * N * K >= Math.min(TUNE_STEP_MACS, this.slicing.stepMacs) && !this.tuned.has(key) && !this.untuned.has(key)) {
+    const key = stepShape(kind, B, H);
+    if (this.tune && B * N * K >= Math.min(TUNE_STEP_MACS, this.slicing.stepMacs) && !this.tunedSteps.has(key) && !this.untuned.has(key)) {
       // Timed on a step of its own, whose written buffers are scratch.
-      this.untuned.set(key, () => this.timePlans(stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
-        [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s) }, plan)));
+      this.untuned.set(key, async () => {
+        this.tunedSteps.set(key, await this.timePlans(stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
+          [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s) }, plan)));
+      });
     }
     return true;
   }
@@ -488,15 +497,11 @@ export class WebGPUBackend implements Backend {
     this.map(finish, [parts, ...bufs.slice(2)], [0, slices, C.offset, B, H, alpha, beta, ...extra], B * H);
   }
 
-  /**
-   * Times the shapes met since the last read-back (tune option) and keeps each one's fastest
-   * plan. A shape whose timing the device refuses (a plan it cannot run, or no memory for the
-   * scratch) keeps the rule's plan.
-   */
+  /** Times the shapes met since the last read-back (tune option) and keeps each one's fastest plan. */
   private async tuneShapes(): Promise<void> {
-    const shapes = [...this.untuned];
+    const timings = [...this.untuned.values()];
     this.untuned.clear();
-    for (const [key, time] of shapes) this.tuned.set(key, await time());
+    for (const time of timings) await time();
   }
 
   /**
@@ -547,10 +552,10 @@ export class WebGPUBackend implements Backend {
 
   // Their own methods so that a profiler can replay a step or product under each plan.
   private stepPlan(kind: StepKind, B: number, H: number): StepPlan {
-    return (this.tuned.get(`${kind} ${B}×${H}`) as StepPlan | undefined) ?? pickStep(kind, B, H, this.occupancy, this.slicing, this.tileLimits);
+    return this.tunedSteps.get(stepShape(kind, B, H)) ?? pickStep(kind, B, H, this.occupancy, this.slicing, this.tileLimits);
   }
   private gemmPlan(transA: boolean, transB: boolean, M: number, N: number, K: number): GemmPlan {
-    return (this.tuned.get(`gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${M}×${N}×${K}`) as GemmPlan | undefined) ??
+    return this.tunedGemms.get(gemmShape(transA, transB, M, N, K)) ??
       pickGemm(M, N, K, this.occupancy, this.slicing, this.tileLimits);
   }
 
