@@ -546,6 +546,22 @@ t('tuning leaves out a plan the device refuses, and the device stays usable', as
   await p.same(c, 'a product after the refusal', 1e-5);
 });
 
+t('a held recording reaches the GPU whole, in one submit, as tuning times it', async () => {
+  const be = new WebGPUBackend(dev().device, { submitEvery: 4 }), x = slice(be.alloc(64));
+  const rec = (be as unknown as { rec: { hold(f: () => void): void } }).rec;
+  const submits = async (f: () => void): Promise<number> => {
+    await be.flush();
+    const before = be.stats.submits;
+    f();
+    await be.flush();
+    return be.stats.submits - before;
+  };
+  const fills = (): void => { for (let i = 0; i < 20; i++) be.fill(x, i); };
+  assert.equal(await submits(fills), 5);
+  assert.equal(await submits(() => rec.hold(fills)), 1);
+  assert.equal((await be.download(x))[63], 19);
+});
+
 test('tuning keeps the plan with the least time per run over the rounds, the rule\'s on a tie', async () => {
   // Fake runs of known cost on a fake clock: run i costs cost[i], plus a slow first run (the
   // compile) and, in one round, a stall that a least-of-rounds timing must ignore.

@@ -525,7 +525,7 @@ export class WebGPUBackend implements Backend {
       const runs: P[] = [];
       for (const plan of plans) if (await this.accepted(() => run(plan))) runs.push(plan);
       if (runs.length === 0) return plans[0];
-      return runs[await fastest(runs.map((plan) => () => run(plan)), () => this.flush())];
+      return runs[await fastest(runs.map((plan) => () => run(plan)), () => this.flush(), undefined, (f) => this.rec.hold(f))];
     } catch (err) {
       if (err instanceof UserError) return plans[0]; // scratch larger than the device binds
       throw err;

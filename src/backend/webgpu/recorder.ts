@@ -59,6 +59,7 @@ export class Recorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0; // dispatches in the open recording
+  private holding = false; // see hold()
   private readonly argStride: number;
   private readonly argsHost: ArrayBuffer;
   private readonly argsU32: Uint32Array;
@@ -110,7 +111,21 @@ export class Recorder {
     pass.dispatchWorkgroups(x, y, z);
     this.argSlot++;
     this.stats.dispatches++;
-    if (++this.pending >= this.submitEvery) this.submit();
+    if (++this.pending >= this.submitEvery && !this.holding) this.submit();
+  }
+
+  /**
+   * Records f's dispatches without the submits every submitEvery dispatches, so that all of
+   * them reach the GPU at the next submit: a timing of that submit is of the GPU's work alone,
+   * not of the host's recording it.
+   */
+  hold(f: () => void): void {
+    this.holding = true;
+    try {
+      f();
+    } finally {
+      this.holding = false;
+    }
   }
 
   // A kernel is mostly called again on the buffers of its last few calls (offsets travel as

@@ -57,17 +57,21 @@ export function gemmPlans(M: number, N: number, K: number, occupancy: number, sl
 
 /**
  * The index of the fastest of `runs`, each of which records one call. Each runs once first
- * (its kernels compile then), then ROUNDS rounds in which each runs reps times between two
- * waits for the GPU; a run's time is its least over the rounds, since whatever else the
- * GPU or host did can only have added to it. The first run is the rule's plan: ties keep it.
+ * (its kernels compile then), then ROUNDS rounds in which each is recorded reps times (inside
+ * `hold`, which keeps the recording from reaching the GPU before it is whole) and timed from
+ * the submit in `wait` until the GPU is done: the GPU's time, not the host's recording, which in
+ * training overlaps the GPU's work. A run's time is its least over the rounds, since whatever
+ * else the GPU or host did can only have added to it. The first run is the rule's plan: ties
+ * keep it.
  */
-export async function fastest(runs: (() => void)[], wait: () => Promise<void>, now: () => number = () => performance.now()): Promise<number> {
+export async function fastest(runs: (() => void)[], wait: () => Promise<void>, now: () => number = () => performance.now(),
+  hold: (f: () => void) => void = (f) => f()): Promise<number> {
   if (runs.length < 2) return 0;
   for (const run of runs) run();
   await wait();
   const timed = async (run: () => void, reps: number): Promise<number> => {
+    hold(() => { for (let r = 0; r < reps; r++) run(); });
     const t0 = now();
-    for (let r = 0; r < reps; r++) run();
     await wait();
     return (now() - t0) / reps;
   };
