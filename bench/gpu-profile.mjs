@@ -32,7 +32,7 @@ const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
 const { groupGemmTile, EXTRA_TILES, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
-const { groupStepTile, pickStepTile, sliceStep, stepTileFits } = await load('dist/src/backend/webgpu/kernels/step.js');
+const { extraStepTiles, groupStepTile, pickStepTile, sliceStep, stepTileFits } = await load('dist/src/backend/webgpu/kernels/step.js');
 const { tileFits } = await load('dist/src/backend/webgpu/kernels/tile.js');
 const { planLabel } = await load('dist/src/backend/webgpu/tuner.js');
 const backend = await loadWebGPUBackend();
@@ -81,7 +81,7 @@ function gemmVariants([, , M, N, K]) {
   if (large) for (const tile of EXTRA_TILES) add(tile, [1, 2, 4]);
   return v;
 }
-/** A step's variants: each tile, on 1, 2 or 4 thread grids, whole and in as many of SLICES as its K allows. */
+/** A step's variants: each tile, on 1, 2 or 4 thread grids, whole and in as many of SLICES as its K allows; the tiles only tuning picks. */
 function stepVariants(kind, B, H) {
   const v = new Map();
   for (const occ of OCCUPANCIES) {
@@ -94,6 +94,10 @@ function stepVariants(kind, B, H) {
         if (!v.has(label)) v.set(label, usePlan('stepPlan', plan));
       }
     }
+  }
+  for (const t of extraStepTiles(kind)) for (const G of [1, 2]) {
+    const g = groupStepTile(t, G), plan = sliceStep(kind, g, B, H, 0);
+    if (stepTileFits(kind, g, backend.tileLimits)) v.set(planLabel(plan), usePlan('stepPlan', plan));
   }
   return v;
 }

@@ -15,7 +15,7 @@ import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js'
 import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
-import { groupStepTile, pickStep, pickStepTile, sliceStep, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
+import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { EXTRA_TILES, groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
@@ -190,12 +190,22 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   // whole tile with K split between 2 or 4 thread grids, in one dispatch. Or both at once, on the
   // plans the GPU profiler replays (bench/gpu-profile.mjs; `both`): grids, and slices of them.
   const sliced = new Set<StepKind>(), grouped = new Set<StepKind>(), combined = new Set<StepKind>();
-  for (const [occupancy, factor, groups, both] of [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0], [8, 2, 0], [Infinity, 1, 0], [3, 2, 2], [Infinity, 1, 4], [1, 1, 2, true], [8, 1, 4, true]] as const) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
+  // `extra` n: the n-th tile that only tuning picks (tuner.ts), on `groups` grids where it fits,
+  // whole or (factor 1) in as many slices as K allows.
+  const configs: [number, number, number, (true | { extra: number })?][] = [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0],
+    [8, 2, 0], [Infinity, 1, 0], [3, 2, 2], [Infinity, 1, 4], [1, 1, 2, true], [8, 1, 4, true],
+    [120, 0, 0, { extra: 0 }], [120, 1, 2, { extra: 0 }], [120, 0, 2, { extra: 1 }], [120, 1, 0, { extra: 1 }]];
+  const extras = new Set<string>();
+  for (const [occupancy, factor, groups, force] of configs) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
     const be = sized(occupancy, factor, groups), p = new Twins(be);
-    const planOf = (kind: StepKind): StepPlan => (both
-      ? sliceStep(kind, groupStepTile(pickStepTile(kind, B, H, occupancy), groups), B, H, Infinity)
-      : pickStep(kind, B, H, occupancy, slicing(factor, groups), limits()));
-    if (both) Object.assign(be, { stepPlan: planOf }); // as the profiler replays a plan
+    const planOf = (kind: StepKind): StepPlan => {
+      if (force === true) return sliceStep(kind, groupStepTile(pickStepTile(kind, B, H, occupancy), groups), B, H, Infinity);
+      if (force === undefined) return pickStep(kind, B, H, occupancy, slicing(factor, groups), limits());
+      const all = extraStepTiles(kind), t = all[force.extra % all.length], g = groupStepTile(t, groups);
+      extras.add(`${kind} ${stepTileName(t)}`);
+      return sliceStep(kind, stepTileFits(kind, g, limits()) ? g : t, B, H, factor > 0 ? Infinity : 0);
+    };
+    if (force !== undefined) Object.assign(be, { stepPlan: planOf }); // as tuning or the profiler runs a plan
     const fused = async (label: string, kind: StepKind, run: (be: Backend, s: Pick) => void): Promise<void> => {
       const before = be.stats.dispatches;
       p.run(run);
@@ -252,6 +262,7 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   assert.deepEqual([...sliced].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran in slices');
   assert.deepEqual([...grouped].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran split between thread grids');
   assert.deepEqual([...combined].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran on thread grids in slices');
+  assert.equal(extras.size, 8, `every tile only tuning picks ran: ${[...extras].join(', ')}`);
 });
 
 t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cases, ragged shapes', async () => {

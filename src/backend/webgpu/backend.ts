@@ -486,12 +486,12 @@ export class WebGPUBackend implements Backend {
     const { tile: t, slices, kc } = plan, N = kind.endsWith('Back') ? H : cellGatesOf(kind) * H;
     const bufs = [A, W, C, ...ins, ...outs].map((s) => this.f(s)), extra = [...ins, ...outs].map((s) => s.offset);
     if (slices === 1) {
-      const def = this.defOf(`step${kind}${stepTileName(t)}k${t.BK}`, () => stepDef(kind, t));
+      const def = this.defOf(`step${kind}${stepTileName(t)}`, () => stepDef(kind, t));
       this.run(def, bufs, [A.offset, W.offset, C.offset, B, H, K, alpha, beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
       return;
     }
     const parts = this.scratchFor('slices', slices * B * N, false);
-    const def = this.defOf(`stepSlice${kind}${stepTileName(t)}k${t.BK}`, () => stepSliceDef(kind, t));
+    const def = this.defOf(`stepSlice${kind}${stepTileName(t)}`, () => stepSliceDef(kind, t));
     this.run(def, [bufs[0], bufs[1], parts], [A.offset, W.offset, 0, B, H, K, kc], Math.ceil(H / t.BU), Math.ceil(B / t.BM), slices);
     const finish = this.defOf(`stepFinish${kind}`, () => stepFinishDef(kind));
     this.map(finish, [parts, ...bufs.slice(2)], [0, slices, C.offset, B, H, alpha, beta, ...extra], B * H);

@@ -4,7 +4,7 @@
 // a rule measured on one GPU (pickStep, pickGemm) is only a guess on another.
 import { groupGemmTile, EXTRA_TILES, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
-import { groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
+import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
 import { tileFits, type TileLimits } from './kernels/tile.js';
 
 // Each candidate runs this long between two waits for the GPU in one round of timing, so that
@@ -25,8 +25,8 @@ function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
 
 /**
  * A step's plans worth timing: the rule's, the whole-step tiles for once and twice its
- * occupancy on 1, 2 and 4 thread grids, and the largest tile in slices for 1, 2 and 4 times
- * the occupancy, alone and on 2 grids.
+ * occupancy on 1, 2 and 4 thread grids, the largest tile in slices for 1, 2 and 4 times the
+ * occupancy, alone and on 2 grids, and the tiles no rule picks on 1 and 2 grids.
  */
 export function stepPlans(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan[] {
   const K = stepK(kind, H), plans = [pickStep(kind, B, H, occupancy, slicing, limits)];
@@ -36,6 +36,7 @@ export function stepPlans(kind: StepKind, B: number, H: number, occupancy: numbe
   const largest = pickStepTile(kind, B, H, 0);
   for (const f of [1, 2, 4]) plans.push(sliceStep(kind, largest, B, H, f * occupancy));
   plans.push(sliceStep(kind, groupStepTile(largest, 2), B, H, occupancy));
+  for (const t of extraStepTiles(kind)) for (const G of [1, 2]) plans.push({ tile: groupStepTile(t, G), slices: 1, kc: K });
   return distinct(plans.filter((p) => stepTileFits(kind, p.tile, limits)));
 }
 

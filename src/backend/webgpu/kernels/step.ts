@@ -31,6 +31,12 @@ const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 32 }, { BM: 
   { BM: 8, RM: 1, BU: 64, RU: 4, BK: 32 }, { BM: 8, RM: 1, BU: 32, RU: 2, BK: 64 }];
 const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2, BK: 16 }, { BM: 16, RM: 2, BU: 32, RU: 2, BK: 16 },
   { BM: 8, RM: 1, BU: 32, RU: 2, BK: 16 }, { BM: 8, RM: 1, BU: 16, RU: 1, BK: 32 }];
+// Never picked by rule, only where the GPU at hand times them faster (tuner.ts): four units of
+// each gate per thread (one vector read each), and the largest tiles with K-steps twice as long.
+const EXTRA_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 64 }];
+const EXTRA_GATED: StepTile[] = [{ BM: 16, RM: 2, BU: 64, RU: 4, BK: 8 }, { BM: 32, RM: 4, BU: 32, RU: 2, BK: 32 }];
+/** The tiles for a step of this kind that only tuning picks. */
+export const extraStepTiles = (kind: StepKind): StepTile[] => (gatesOf(kind) > 1 ? EXTRA_GATED : EXTRA_WIDE);
 /** Gate columns of a fused step's product: a forward step's gates; a backward step's product is dh alone. */
 export const gatesOf = (kind: StepKind): number => (kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1);
 /** Gates of the step's cell, forward or backward. */
@@ -46,8 +52,8 @@ export const stepTileFits = (kind: StepKind, t: StepTile, limits: TileLimits): b
 /** Tile t on G thread grids (tile.ts gridsOf). */
 export const groupStepTile = (t: StepTile, G: number): StepTile => gridsOf(t, G);
 
-/** A step tile's name, in kernel keys and profiles: 32×64, or 32×64·4 with 4 grids along K. */
-export const stepTileName = (t: StepTile): string => `${t.BM}×${t.BU}${(t.G ?? 1) > 1 ? `·${t.G}` : ''}`;
+/** A step tile's name, in kernel keys and profiles: 32×64k32 (K-steps of 32), or 32×64k16·4 on 4 grids along K. */
+export const stepTileName = (t: StepTile): string => `${t.BM}×${t.BU}k${t.BK}${(t.G ?? 1) > 1 ? `·${t.G}` : ''}`;
 
 /**
  * The workgroups a whole step asks for, in times a product's occupancy. A step is a small
@@ -205,7 +211,7 @@ ${tile.lead(calls)}
 export function stepDef(kind: StepKind, t: StepTile): KernelDef {
   const e = EPILOGUES[kind], tile = stepTile(kind, t, (b, j, g) => `cell(${b}, ${j}, ${g.join(', ')})`);
   return {
-    key: `step_${kind}_${stepTileName(t)}_${t.BK}`,
+    key: `step_${kind}_${stepTileName(t)}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
     args: [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
     code: `${cellCode(kind)}\n${tile.shared}\n${tile.main}`,
@@ -220,7 +226,7 @@ export function stepSliceDef(kind: StepKind, t: StepTile): KernelDef {
   const NG = gatesOf(kind), gates = Array.from({ length: NG }, (_, q) => q);
   const tile = stepTile(kind, t, (b, j, g) => `part(wg.z, ${b}, ${j}, ${g.join(', ')})`, SLICE_RANGE);
   return {
-    key: `stepSlice_${kind}_${stepTileName(t)}_${t.BK}`,
+    key: `stepSlice_${kind}_${stepTileName(t)}`,
     bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
     args: [['pA', 'u32'], ['pB', 'u32'], ['pP', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['kc', 'u32']],
     code: /* wgsl */ `
