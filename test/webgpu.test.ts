@@ -573,6 +573,20 @@ t('a held recording reaches the GPU whole, in one submit, as tuning times it', a
   assert.equal((await be.download(x))[63], 19);
 });
 
+t('compiling a call makes its pipeline ahead, recording nothing; the call then finds it made', async () => {
+  const be = new WebGPUBackend(dev().device), p = new Twins(be), [M, N, K] = [9, 20, 17];
+  const a = p.f(M * K), b = p.f(K * N), c = p.f(M * N);
+  const rec = (be as unknown as { rec: { compile(f: () => void): Promise<void>; pipelines: Map<string, unknown> } }).rec;
+  const product = (): void => { be.gemm(true, false, M, N, K, 1, a.dut, b.dut, 0, c.dut); void be.flush(); };
+  const [dispatches, made] = [be.stats.dispatches, rec.pipelines.size];
+  await rec.compile(product);
+  assert.equal(be.stats.dispatches, dispatches, 'nothing recorded');
+  assert.equal(rec.pipelines.size, made + 1, 'one pipeline made');
+  p.run((be, s) => be.gemm(true, false, M, N, K, 1, s(a), s(b), 0, s(c)));
+  await p.same(c, 'the product after its pipeline was compiled ahead', 1e-5);
+  assert.equal(rec.pipelines.size, made + 1, 'none made again');
+});
+
 test('tuning keeps the plan with the least time per run over the rounds, the rule\'s on a tie', async () => {
   // Fake runs of known cost on a fake clock: run i costs cost[i], plus a slow first run (the
   // compile) and, in one round, a stall that a least-of-rounds timing must ignore.

@@ -522,6 +522,7 @@ export class WebGPUBackend implements Backend {
         const s = spans.get(w.buf)!;
         return { buf: s.scratch!, offset: w.offset - s.lo, length: w.length };
       });
+      await this.rec.compile(() => { for (const plan of plans) run(plan); });
       const runs: P[] = [];
       for (const plan of plans) if (await this.accepted(() => run(plan))) runs.push(plan);
       if (runs.length === 0) return plans[0];

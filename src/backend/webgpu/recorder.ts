@@ -60,6 +60,7 @@ export class Recorder {
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0; // dispatches in the open recording
   private holding = false; // see hold()
+  private compiling: { def: KernelDef; bufs: readonly GPUBuffer[] }[] | null = null; // see compile()
   private readonly argStride: number;
   private readonly argsHost: ArrayBuffer;
   private readonly argsU32: Uint32Array;
@@ -93,6 +94,10 @@ export class Recorder {
 
   /** Records one dispatch of `def` over `bufs` (in the def's order) with scalar `args`. */
   dispatch(def: KernelDef, bufs: readonly GPUBuffer[], args: readonly number[], x: number, y = 1, z = 1): void {
+    if (this.compiling) {
+      this.compiling.push({ def, bufs });
+      return;
+    }
     if (this.argSlot === ARG_SLOTS) this.submit();
     const { pipeline, group } = this.recent(def, bufs) ?? this.bind(def, bufs);
     const base = (this.argSlot * this.argStride) >> 2;
@@ -128,6 +133,28 @@ export class Recorder {
     }
   }
 
+  /**
+   * Makes the pipelines of the dispatches f would record, all at once and off the host's
+   * thread where the device can (createComputePipelineAsync), recording nothing: a later
+   * dispatch finds them made. One the device refuses is left to be made (and refused) then.
+   */
+  async compile(f: () => void): Promise<void> {
+    const calls: { def: KernelDef; bufs: readonly GPUBuffer[] }[] = [];
+    this.compiling = calls;
+    try {
+      f();
+    } finally {
+      this.compiling = null;
+    }
+    const made = new Map<string, Promise<void>>();
+    for (const { def, bufs } of calls) {
+      const { key, make } = this.pipelineOf(def, bufs);
+      if (this.pipelines.has(key) || made.has(key)) continue;
+      made.set(key, this.device.createComputePipelineAsync(make()).then((p) => { this.pipelines.set(key, p); }, () => undefined));
+    }
+    await Promise.all(made.values());
+  }
+
   // A kernel is mostly called again on the buffers of its last few calls (offsets travel as
   // arguments): those bindings are found by identity, without building the keys below, which
   // would otherwise cost about as much host time per dispatch as Dawn's own calls.
@@ -144,18 +171,31 @@ export class Recorder {
   }
 
   // The pipeline and bind group of a call: made once per buffer-sharing pattern and per set of buffers.
+  // The pipeline of def over bufs: its cache key, and how to make it.
+  private pipelineOf(def: KernelDef, bufs: readonly GPUBuffer[]): { key: string; make: () => GPUComputePipelineDescriptor } {
+    const { binding } = bindingOf(def, bufs);
+    const sig = signatureOf(binding);
+    const key = `${def.key}|${binding.slotOf.join(',')}|${sig}|${binding.int.map(Number).join('')}`;
+    return {
+      key,
+      make: () => {
+        if (def.args.length > MAX_ARGS) throw new Error(`${def.key}: ${def.args.length} arguments, at most ${MAX_ARGS}`);
+        return {
+          label: key,
+          layout: this.layoutOf(sig).pipeline,
+          compute: { module: this.device.createShaderModule({ label: def.key, code: wgslOf(def, binding, COMMON_WGSL) }), entryPoint: 'main' },
+        };
+      },
+    };
+  }
+
   private bind(def: KernelDef, bufs: readonly GPUBuffer[]): Bound {
     const { binding, slots } = bindingOf(def, bufs);
     const sig = signatureOf(binding);
-    const pipeKey = `${def.key}|${binding.slotOf.join(',')}|${sig}|${binding.int.map(Number).join('')}`;
+    const { key: pipeKey, make } = this.pipelineOf(def, bufs);
     let pipeline = this.pipelines.get(pipeKey);
     if (!pipeline) {
-      if (def.args.length > MAX_ARGS) throw new Error(`${def.key}: ${def.args.length} arguments, at most ${MAX_ARGS}`);
-      pipeline = this.device.createComputePipeline({
-        label: pipeKey,
-        layout: this.layoutOf(sig).pipeline,
-        compute: { module: this.device.createShaderModule({ label: def.key, code: wgslOf(def, binding, COMMON_WGSL) }), entryPoint: 'main' },
-      });
+      pipeline = this.device.createComputePipeline(make());
       this.pipelines.set(pipeKey, pipeline);
     }
     let groupKey = sig;
