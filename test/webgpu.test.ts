@@ -14,7 +14,7 @@ import { LEAD, Twins, randoms, type Pick, type Twin } from './helpers/twins.js';
 import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js';
 import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
-import { isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
+import { backendOptions, isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { EXTRA_TILES, groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
@@ -30,8 +30,9 @@ import { sampleText, sampleTexts } from '../src/sample/sample.js';
 import { UserError } from '../src/errors.js';
 import { resolveCorpusText } from '../src/node/datasets.js';
 
-// One device for the whole file: making one takes a fraction of a second on Mesa.
-const gpu: { be: WebGPUBackend } | { skip: string } = await loadWebGPUBackend()
+// One device for the whole file: making one takes a fraction of a second on Mesa. Untuned, as
+// on a CPU renderer, also where a GPU would tune: the tests count dispatches of known plans.
+const gpu: { be: WebGPUBackend } | { skip: string } = await loadWebGPUBackend({ tune: false })
   .then((be) => ({ be }), (e: unknown) => ({ skip: `no WebGPU adapter: ${e instanceof Error ? e.message : String(e)}` }));
 const skip = 'skip' in gpu ? gpu.skip : false;
 const dev = (): WebGPUBackend => {
@@ -681,7 +682,11 @@ test('webgpu loader: auto takes only a hardware GPU; CPU renderers are recognise
   const soft = { info: { vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: '' }, limits: {} };
   assert.equal(isSoftwareAdapter(soft as unknown as GPUAdapter), true);
   assert.equal(isSoftwareAdapter({ info: { vendor: 'google', architecture: '', device: 'SwiftShader Device', description: '' } } as unknown as GPUAdapter), true);
-  assert.equal(isSoftwareAdapter({ info: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: '' } } as unknown as GPUAdapter), false);
+  const h200 = { info: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: '' } } as unknown as GPUAdapter;
+  assert.equal(isSoftwareAdapter(h200), false);
+  // Tuning (timing plans on the device) on a GPU, not on a CPU renderer.
+  assert.equal(backendOptions(h200).tune, true);
+  assert.equal(backendOptions(soft as unknown as GPUAdapter).tune, false);
   await assert.rejects(loadWebGPUBackend({ importDawn: fakeDawn(soft), hardwareOnly: true }), /no hardware GPU/);
   assert.equal(await tryHardwareWebGPU({ importDawn: fakeDawn(soft) }), null);
   if (!mayHaveGpu()) assert.equal((await createBackend('auto')).name, 'wasm');

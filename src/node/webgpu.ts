@@ -16,6 +16,8 @@ export interface LoadWebGPUOptions {
   importDawn?: () => Promise<unknown>;
   /** Dispatches recorded before a submit (see WebGPUBackendOptions). */
   submitEvery?: number;
+  /** Whether to time plans on the GPU (see WebGPUBackendOptions; default: on a GPU, not on a CPU renderer). */
+  tune?: boolean;
 }
 
 const INSTALL_HINT = 'run `npm install webgpu` to add it, or use --backend wasm';
@@ -76,7 +78,8 @@ export async function loadWebGPUBackend(opts: LoadWebGPUOptions = {}): Promise<W
       : 'no WebGPU adapter found: this machine has no GPU Dawn can use (on Linux without one, install Mesa: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2), or use --backend wasm');
   }
   const device = await requestBackendDevice(adapter);
-  return new WebGPUBackend(device, { ...backendOptions(adapter), submitEvery: opts.submitEvery });
+  const own = backendOptions(adapter);
+  return new WebGPUBackend(device, { ...own, submitEvery: opts.submitEvery, tune: opts.tune ?? own.tune });
 }
 
 /**
