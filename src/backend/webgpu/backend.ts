@@ -522,7 +522,8 @@ export class WebGPUBackend implements Backend {
         const s = spans.get(w.buf)!;
         return { buf: s.scratch!, offset: w.offset - s.lo, length: w.length };
       });
-      await this.rec.compile(() => { for (const plan of plans) run(plan); });
+      // Every plan's pipelines at once; one the device refuses is refused again, plan by plan, below.
+      await this.accepted(() => this.rec.compile(() => { for (const plan of plans) run(plan); }));
       const runs: P[] = [];
       for (const plan of plans) if (await this.accepted(() => run(plan))) runs.push(plan);
       if (runs.length === 0) return plans[0];
@@ -536,12 +537,12 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Runs f and waits for the GPU: whether the device took it without a validation or out-of-memory error. */
-  private async accepted(f: () => void): Promise<boolean> {
+  private async accepted(f: () => void | Promise<void>): Promise<boolean> {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     let thrown: unknown = null;
     try {
-      f();
+      await f();
       await this.flush();
     } catch (err) {
       thrown = err;

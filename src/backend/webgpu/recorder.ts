@@ -170,7 +170,6 @@ export class Recorder {
     return undefined;
   }
 
-  // The pipeline and bind group of a call: made once per buffer-sharing pattern and per set of buffers.
   // The pipeline of def over bufs: its cache key, and how to make it.
   private pipelineOf(def: KernelDef, bufs: readonly GPUBuffer[]): { key: string; make: () => GPUComputePipelineDescriptor } {
     const { binding } = bindingOf(def, bufs);
@@ -189,6 +188,7 @@ export class Recorder {
     };
   }
 
+  // The pipeline and bind group of a call: made once per buffer-sharing pattern and per set of buffers.
   private bind(def: KernelDef, bufs: readonly GPUBuffer[]): Bound {
     const { binding, slots } = bindingOf(def, bufs);
     const sig = signatureOf(binding);
