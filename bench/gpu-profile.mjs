@@ -4,9 +4,9 @@
 // of one training iteration, then replays each group of them `reps` times between two flushes:
 // a recurrent product with the cell step that fuses into it, a product on its own, or every
 // call of one other kernel. The products and fused steps are replayed under each tile the
-// backend can pick for their shape, also split along K into 2, 4, … slices (÷n), and the large
-// products under EXTRA_TILES too, and the large ones with K split between thread grids of each
-// workgroup (·n); the table marks the variant the backend picks (*) and the fastest.
+// backend can pick for their shape, also split along K into 2, 4, … slices (÷n), steps also
+// between thread grids of each workgroup (·n), and under every plan tuning may time (tuner.ts);
+// the table marks the variant the backend runs (*) and the fastest.
 // --sample does the same for sampling config M (batch 1), per character drawn; where the
 // backend samples in its own loop (one dispatch per chunk), it prints the time per character.
 // Replays run on whatever the buffers hold by then: the timing, not the values, is the point.
@@ -31,10 +31,9 @@ const root = process.cwd();
 const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const lib = await load('dist/src/index.js');
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
-const { groupGemmTile, EXTRA_TILES, pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
-const { extraStepTiles, groupStepTile, pickStepTile, sliceStep, stepTileFits } = await load('dist/src/backend/webgpu/kernels/step.js');
-const { tileFits } = await load('dist/src/backend/webgpu/kernels/tile.js');
-const { planLabel } = await load('dist/src/backend/webgpu/tuner.js');
+const { pickTile, sliceGemm } = await load('dist/src/backend/webgpu/kernels/gemm.js');
+const { groupStepTile, pickStepTile, sliceStep, stepTileFits } = await load('dist/src/backend/webgpu/kernels/step.js');
+const { gemmPlans, planLabel, stepPlans } = await load('dist/src/backend/webgpu/tuner.js');
 const backend = await loadWebGPUBackend();
 const corpus = benchCorpus(lib, resolve(root, DATA));
 
@@ -58,47 +57,32 @@ const usePlan = (method, plan) => {
   return { use: () => { backend[method] = () => plan; }, done: () => { backend[method] = own; } };
 };
 
-// K split between thread grids of each workgroup (tile.ts), for every step and the products
-// large enough to split: ·n for n grids.
-const GROUPS = [2, 4];
-
-/** A product's variants: each tile, whole and in as many of SLICES as its K allows. */
+/** A product's variants: each tile, whole and in as many of SLICES as its K allows, and every plan tuning may time. */
 function gemmVariants([, , M, N, K]) {
   const v = new Map();
-  const add = (tile, counts) => {
-    const tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
-    for (const want of counts) {
-      const plan = sliceGemm(tile, M, N, K, want * tiles), label = planLabel(plan);
-      if (!v.has(label)) v.set(label, usePlan('gemmPlan', plan));
-    }
-  };
-  const large = M * N * K >= backend.slicing.productMacs;
+  const put = (plan) => { if (!v.has(planLabel(plan))) v.set(planLabel(plan), usePlan('gemmPlan', plan)); };
   for (const occ of OCCUPANCIES) {
-    const tile = pickTile(M, N, occ);
-    add(tile, tile.name === 'skinny' ? [1] : SLICES);
-    if (large && tile.name !== 'skinny') for (const G of GROUPS) if (tileFits(groupGemmTile(tile, G), backend.tileLimits)) add(groupGemmTile(tile, G), [1]);
+    const tile = pickTile(M, N, occ), tiles = Math.ceil(M / tile.BM) * Math.ceil(N / tile.BN);
+    for (const want of tile.name === 'skinny' ? [1] : SLICES) put(sliceGemm(tile, M, N, K, want * tiles));
   }
-  if (large) for (const tile of EXTRA_TILES) add(tile, [1, 2, 4]);
+  for (const plan of gemmPlans(M, N, K, backend.occupancy, backend.slicing, backend.tileLimits)) put(plan);
   return v;
 }
-/** A step's variants: each tile, on 1, 2 or 4 thread grids, whole and in as many of SLICES as its K allows; the tiles only tuning picks. */
+/**
+ * A step's variants: each tile, on 1, 2 or 4 thread grids (·n), whole and in as many of SLICES
+ * as its K allows, and every plan tuning may time.
+ */
 function stepVariants(kind, B, H) {
   const v = new Map();
+  const put = (plan) => { if (!v.has(planLabel(plan))) v.set(planLabel(plan), usePlan('stepPlan', plan)); };
   for (const occ of OCCUPANCIES) {
     const t = pickStepTile(kind, B, H, occ), tiles = Math.ceil(B / t.BM) * Math.ceil(H / t.BU);
-    for (const G of [1, ...GROUPS]) {
+    for (const G of [1, 2, 4]) {
       const g = groupStepTile(t, G);
-      if (!stepTileFits(kind, g, backend.tileLimits)) continue;
-      for (const want of SLICES) {
-        const plan = sliceStep(kind, g, B, H, want * tiles), label = planLabel(plan);
-        if (!v.has(label)) v.set(label, usePlan('stepPlan', plan));
-      }
+      if (stepTileFits(kind, g, backend.tileLimits)) for (const want of SLICES) put(sliceStep(kind, g, B, H, want * tiles));
     }
   }
-  for (const t of extraStepTiles(kind)) for (const G of [1, 2]) {
-    const g = groupStepTile(t, G), plan = sliceStep(kind, g, B, H, 0);
-    if (stepTileFits(kind, g, backend.tileLimits)) v.set(planLabel(plan), usePlan('stepPlan', plan));
-  }
+  for (const plan of stepPlans(kind, B, H, backend.occupancy, backend.slicing, backend.tileLimits)) put(plan);
   return v;
 }
 

@@ -16,7 +16,7 @@ import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { backendOptions, isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
-import { EXTRA_TILES, groupGemmTile, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
+import { EXTRA_TILES, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
@@ -70,7 +70,7 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
     const be = sized(occupancy, slices, groups), p = new Twins(be);
     // `both`: thread grids and slices of them at once, as the GPU profiler may replay them.
     const plan: GemmPlan = both
-      ? sliceGemm(groupGemmTile(pickTile(M, N, occupancy), M <= 8 ? 1 : groups), M, N, K, Infinity)
+      ? sliceGemm(groupGemmTile(pickTile(M, N, occupancy), isSkinny(M) ? 1 : groups), M, N, K, Infinity)
       : pickGemm(M, N, K, occupancy, slicing(slices, groups), limits());
     if (both) Object.assign(be, { gemmPlan: () => plan });
     if (plan.slices > 1) sliced++;

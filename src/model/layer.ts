@@ -37,9 +37,16 @@ export abstract class LayerBase {
   protected B = 0;
   private readonly cache = new Map<string, unknown>();
   protected input: LayerInput | null = null;
+  /** The sequence buffers of the last forward; every layer keeps dL/dh per step in dhs. */
+  protected abstract w: { dhs: Slice[] };
 
   constructor(protected readonly be: Backend, readonly H: number, readonly G: number,
     protected readonly p: LayerParams, protected readonly g: LayerParams) {}
+
+  /** See RecurrentLayer.gradOutput: the whole of dhs. */
+  gradOutput(): Slice {
+    return LayerBase.whole(this.w.dhs);
+  }
 
   // out[N,G] = x[N,In]·W_ihᵀ + b_ih
   protected project(input: LayerInput, out: Slice, N: number): void {

@@ -14,7 +14,7 @@ interface Buffers {
 }
 
 export class LSTMLayer extends LayerBase implements RecurrentLayer {
-  private w!: Buffers;
+  protected w!: Buffers;
 
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice {
     const { be, H, G } = this;
@@ -49,10 +49,6 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
 
   states(): LayerState {
     return { h: this.afterSteps(this.w.hs), c: this.afterSteps(this.w.cs) };
-  }
-
-  gradOutput(): Slice {
-    return LayerBase.whole(this.w.dhs);
   }
 
   backward(dx: Slice | null): void {

@@ -9,7 +9,7 @@ interface Buffers {
 }
 
 export class RNNLayer extends LayerBase implements RecurrentLayer {
-  private w!: Buffers;
+  protected w!: Buffers;
 
   forward(input: LayerInput, state: LayerState, T: number, B: number): Slice {
     const { be, H } = this;
@@ -38,10 +38,6 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
 
   states(): LayerState {
     return { h: this.afterSteps(this.w.hs), c: null };
-  }
-
-  gradOutput(): Slice {
-    return LayerBase.whole(this.w.dhs);
   }
 
   backward(dx: Slice | null): void {

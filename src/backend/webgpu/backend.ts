@@ -7,7 +7,7 @@ import { UserError } from '../../errors.js';
 import type { KernelDef } from './program.js';
 import { Recorder, Usage, type RecorderStats } from './recorder.js';
 import { groupsFor, WG } from './kernels/common.js';
-import { gemmDef, gemmFinishDef, pickGemm, type GemmPlan } from './kernels/gemm.js';
+import { gemmDef, gemmFinishDef, isSkinny, pickGemm, type GemmPlan } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
 import * as rows from './kernels/rows.js';
 import * as cells from './kernels/cells.js';
@@ -205,13 +205,10 @@ export class WebGPUBackend implements Backend {
       return;
     }
     this.recordGemmPlan(p, this.gemmPlan(transA, transB, M, N, K));
-    const key = gemmShape(transA, transB, M, N, K);
-    if (this.tune && M > 8 && M * N * K >= Math.min(TUNE_MACS, this.slicing.productMacs) && !this.tunedGemms.has(key) && !this.untuned.has(key)) {
+    if (this.tune && !isSkinny(M) && M * N * K >= Math.min(TUNE_MACS, this.slicing.productMacs)) {
       // Timed on a product of its own, whose output is scratch.
-      this.untuned.set(key, async () => {
-        this.tunedGemms.set(key, await this.timePlans(gemmPlans(M, N, K, this.occupancy, this.slicing, this.tileLimits),
-          [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c) }, plan)));
-      });
+      this.noteShape(this.tunedGemms, gemmShape(transA, transB, M, N, K), () => gemmPlans(M, N, K, this.occupancy, this.slicing, this.tileLimits),
+        [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c) }, plan));
     }
   }
 
@@ -471,13 +468,10 @@ export class WebGPUBackend implements Backend {
     this.pending = null;
     const call: StepCall = { kind, B, H, K: p.K, alpha: p.alpha, A: p.A, W: p.B, beta: p.beta, C: p.C, ins, outs };
     this.recordStep(call, this.stepPlan(kind, B, H));
-    const key = stepShape(kind, B, H);
-    if (this.tune && B * N * K >= Math.min(TUNE_STEP_MACS, this.slicing.stepMacs) && !this.tunedSteps.has(key) && !this.untuned.has(key)) {
+    if (this.tune && B * N * K >= Math.min(TUNE_STEP_MACS, this.slicing.stepMacs)) {
       // Timed on a step of its own, whose written buffers are scratch.
-      this.untuned.set(key, async () => {
-        this.tunedSteps.set(key, await this.timePlans(stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
-          [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s) }, plan)));
-      });
+      this.noteShape(this.tunedSteps, stepShape(kind, B, H), () => stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
+        [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s) }, plan));
     }
     return true;
   }
@@ -495,6 +489,16 @@ export class WebGPUBackend implements Backend {
     this.run(def, [bufs[0], bufs[1], parts], [A.offset, W.offset, 0, B, H, K, kc], Math.ceil(H / t.BU), Math.ceil(B / t.BM), slices);
     const finish = this.defOf(`stepFinish${kind}`, () => stepFinishDef(kind));
     this.map(finish, [parts, ...bufs.slice(2)], [0, slices, C.offset, B, H, alpha, beta, ...extra], B * H);
+  }
+
+  /**
+   * A shape to time at the next read-back (tune option), unless already tuned or noted: its
+   * `plans` timed by timePlans, the fastest kept in `tuned` under `key`.
+   */
+  private noteShape<P extends StepPlan | GemmPlan>(tuned: Map<string, P>, key: string, plans: () => P[], written: Slice[],
+    record: (s: (w: Slice) => Slice) => (plan: P) => void): void {
+    if (tuned.has(key) || this.untuned.has(key)) return;
+    this.untuned.set(key, async () => { tuned.set(key, await this.timePlans(plans(), written, record)); });
   }
 
   /** Times the shapes met since the last read-back (tune option) and keeps each one's fastest plan. */
@@ -554,10 +558,12 @@ export class WebGPUBackend implements Backend {
 
   // Their own methods so that a profiler can replay a step or product under each plan.
   private stepPlan(kind: StepKind, B: number, H: number): StepPlan {
-    return this.tunedSteps.get(stepShape(kind, B, H)) ?? pickStep(kind, B, H, this.occupancy, this.slicing, this.tileLimits);
+    // (No key is built while nothing is tuned: this runs at every time step.)
+    return (this.tunedSteps.size > 0 && this.tunedSteps.get(stepShape(kind, B, H))) ||
+      pickStep(kind, B, H, this.occupancy, this.slicing, this.tileLimits);
   }
   private gemmPlan(transA: boolean, transB: boolean, M: number, N: number, K: number): GemmPlan {
-    return this.tunedGemms.get(gemmShape(transA, transB, M, N, K)) ??
+    return (this.tunedGemms.size > 0 && this.tunedGemms.get(gemmShape(transA, transB, M, N, K))) ||
       pickGemm(M, N, K, this.occupancy, this.slicing, this.tileLimits);
   }
 

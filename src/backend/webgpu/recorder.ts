@@ -8,7 +8,7 @@
 // a dynamic offset: slots are filled on the host while recording and written to the GPU once,
 // just before the submit. Uploads made while work is recorded go through a staging ring and
 // a recorded copy, so they land in program order.
-import { bindingOf, signatureOf, wgslOf, type KernelDef } from './program.js';
+import { bindingOf, signatureOf, wgslOf, type Binding, type KernelDef } from './program.js';
 import { COMMON_WGSL } from './kernels/common.js';
 import { UserError } from '../../errors.js';
 
@@ -148,7 +148,7 @@ export class Recorder {
     }
     const made = new Map<string, Promise<void>>();
     for (const { def, bufs } of calls) {
-      const { key, make } = this.pipelineOf(def, bufs);
+      const { key, make } = this.pipelineOf(def, bindingOf(def, bufs).binding);
       if (this.pipelines.has(key) || made.has(key)) continue;
       made.set(key, this.device.createComputePipelineAsync(make()).then((p) => { this.pipelines.set(key, p); }, () => undefined));
     }
@@ -171,8 +171,7 @@ export class Recorder {
   }
 
   // The pipeline of def over bufs: its cache key, and how to make it.
-  private pipelineOf(def: KernelDef, bufs: readonly GPUBuffer[]): { key: string; make: () => GPUComputePipelineDescriptor } {
-    const { binding } = bindingOf(def, bufs);
+  private pipelineOf(def: KernelDef, binding: Binding): { key: string; make: () => GPUComputePipelineDescriptor } {
     const sig = signatureOf(binding);
     const key = `${def.key}|${binding.slotOf.join(',')}|${sig}|${binding.int.map(Number).join('')}`;
     return {
@@ -192,7 +191,7 @@ export class Recorder {
   private bind(def: KernelDef, bufs: readonly GPUBuffer[]): Bound {
     const { binding, slots } = bindingOf(def, bufs);
     const sig = signatureOf(binding);
-    const { key: pipeKey, make } = this.pipelineOf(def, bufs);
+    const { key: pipeKey, make } = this.pipelineOf(def, binding);
     let pipeline = this.pipelines.get(pipeKey);
     if (!pipeline) {
       pipeline = this.device.createComputePipeline(make());

@@ -2,7 +2,7 @@
 // timing them there, as cuDNN's benchmark mode picks its algorithms. The plans' tiles and
 // splits (kernels/gemm.ts, step.ts) suit GPUs of different sizes and makers differently, and
 // a rule measured on one GPU (pickStep, pickGemm) is only a guess on another.
-import { groupGemmTile, EXTRA_TILES, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
+import { groupGemmTile, EXTRA_TILES, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
 import { tileFits, type TileLimits } from './kernels/tile.js';
@@ -43,10 +43,11 @@ export function stepPlans(kind: StepKind, B: number, H: number, occupancy: numbe
 /**
  * A product's plans worth timing: the rule's, the tiles for a quarter of, once and four times
  * its occupancy, whole and in slices for 2 and 8 times it, on 2 and 4 thread grids, and the
- * tiles no rule picks (EXTRA_TILES).
+ * tiles no rule picks (EXTRA_TILES); a product of a few rows has only its own tile.
  */
 export function gemmPlans(M: number, N: number, K: number, occupancy: number, slicing: Slicing, limits: TileLimits): GemmPlan[] {
   const plans = [pickGemm(M, N, K, occupancy, slicing, limits)];
+  if (isSkinny(M)) return plans;
   for (const o of [occupancy / 4, occupancy, 4 * occupancy]) {
     const t = pickTile(M, N, o);
     for (const f of [0, 2, 8]) plans.push(sliceGemm(t, M, N, K, f * occupancy));

@@ -32,12 +32,15 @@ export const EXTRA_TILES: GemmTile[] = [
   { name: 't64k32', BM: 64, BN: 64, BK: 32, RM: 4, RN: 4 },
 ];
 
+/** Whether a product of M rows runs on the tile for a few rows (a matrix-vector product), whatever else. */
+export const isSkinny = (M: number): boolean => M <= SKINNY.BM;
+
 /**
  * The tile for a product of this shape: the largest that still makes `occupancy` workgroups
  * (enough to keep the GPU busy), else the smallest; a product of a few rows has its own.
  */
 export function pickTile(M: number, N: number, occupancy: number): GemmTile {
-  if (M <= SKINNY.BM) return SKINNY;
+  if (isSkinny(M)) return SKINNY;
   return Math.ceil(M / T64.BM) * Math.ceil(N / T64.BN) >= occupancy ? T64 : T32;
 }
 

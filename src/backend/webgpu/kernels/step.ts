@@ -35,6 +35,8 @@ const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2, BK: 16 }, { BM:
 // each gate per thread (one vector read each), and the largest tiles with K-steps twice as long.
 const EXTRA_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 64 }];
 const EXTRA_GATED: StepTile[] = [{ BM: 16, RM: 2, BU: 64, RU: 4, BK: 8 }, { BM: 32, RM: 4, BU: 32, RU: 2, BK: 32 }];
+// The rule's tiles for a step of this kind, largest first.
+const tilesOf = (kind: StepKind): StepTile[] => (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE);
 /** The tiles for a step of this kind that only tuning picks. */
 export const extraStepTiles = (kind: StepKind): StepTile[] => (gatesOf(kind) > 1 ? EXTRA_GATED : EXTRA_WIDE);
 /** Gate columns of a fused step's product: a forward step's gates; a backward step's product is dh alone. */
@@ -69,7 +71,7 @@ export function stepOccupancy(kind: StepKind, B: number, H: number): number {
 
 /** A whole step's tile: the largest that makes enough workgroups (stepOccupancy times a product's `occupancy`), else the smallest. */
 export function pickStepTile(kind: StepKind, B: number, H: number, occupancy: number): StepTile {
-  const tiles = gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE, want = stepOccupancy(kind, B, H) * occupancy;
+  const tiles = tilesOf(kind), want = stepOccupancy(kind, B, H) * occupancy;
   return tiles.find((t) => Math.ceil(B / t.BM) * Math.ceil(H / t.BU) >= want) ?? tiles[tiles.length - 1];
 }
 
@@ -85,15 +87,15 @@ export interface StepPlan { tile: StepTile; slices: number; kc: number }
  * `stepGroups` > 1, between that many thread grids of each workgroup on the same tile, still
  * one dispatch (where the device allows the threads and workgroup memory); else on the largest
  * tile, which loads each value of W_hh the fewest times, into enough slices for `steps` times a
- * product's workgroups, summed by a second dispatch that applies the cell (stepFinishDef). Measured on an H200 (ms per
- * iteration): L's backward steps 14.6 whole on 8×32, 7.8 on 32×64 in 8 slices; XL's 52.3
- * whole, 36.2 in 2. A small step pays more for the second dispatch than it gains: S's stay
+ * product's workgroups, summed by a second dispatch that applies the cell (stepFinishDef).
+ * Measured on an H200 (ms per iteration): L's backward steps 14.6 whole on 8×32, 7.8 on 32×64
+ * in 8 slices; XL's 52.3 whole, 36.2 in 2. A small step pays more for the second dispatch than it gains: S's stay
  * whole (1.3–1.5 against 2.3–2.6 ms in slices).
  */
 export function pickStep(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan {
   const whole = pickStepTile(kind, B, H, occupancy);
   if (!(slicing.steps > 0) || B * H * cellGatesOf(kind) * H < slicing.stepMacs) return { tile: whole, slices: 1, kc: stepK(kind, H) };
-  const sliced = sliceStep(kind, (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE)[0], B, H, slicing.steps * occupancy);
+  const sliced = sliceStep(kind, tilesOf(kind)[0], B, H, slicing.steps * occupancy);
   const grouped = groupStepTile(whole, slicing.stepGroups);
   if (sliced.slices > 1 && grouped !== whole && stepTileFits(kind, grouped, limits)) return { tile: grouped, slices: 1, kc: stepK(kind, H) };
   return sliced;
