@@ -698,9 +698,15 @@ test('a device below WebGPU\'s default limits (compatibility mode\'s) is refused
     (e: unknown) => e instanceof UserError && /tiny.*128 threads per workgroup.*requestBackendDevice/.test(e.message));
 });
 
-test('createBackend("webgpu") is the webgpu backend, on Mesa where there is no GPU', { skip }, async () => {
+test('createBackend("webgpu") is the webgpu backend, on Mesa where there is no GPU; tune passes through', { skip }, async () => {
   const be = await createBackend('webgpu');
   assert.equal(be.name, 'webgpu');
+  assert.ok(be instanceof WebGPUBackend);
+  if (!mayHaveGpu()) assert.equal(be.tune, false, 'a CPU renderer\'s default');
+  for (const tune of [true, false]) {
+    const own = await createBackend('webgpu', { tune });
+    assert.ok(own instanceof WebGPUBackend && own.tune === tune, `tune: ${tune}`);
+  }
 });
 
 // ---- the command line ---------------------------------------------------------------------
@@ -718,7 +724,7 @@ test('charrnn train and sample with --backend webgpu; without an adapter one cle
   const dir = await mkdtemp(join(tmpdir(), 'charrnn-webgpu-'));
   try {
     await writeFile(join(dir, 'input.txt'), corpusText.slice(0, 8000));
-    const tr = await cli(['train', 'input.txt', '--backend', 'webgpu', '--hidden', '16', '--batch', '4', '--seq', '16',
+    const tr = await cli(['train', 'input.txt', '--backend', 'webgpu', '--no-tune', '--hidden', '16', '--batch', '4', '--seq', '16',
       '--max-iters', '20', '--eval-every', '10', '--json'], dir);
     assert.equal(tr.code, 0, tr.stderr);
     const events = tr.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; backend?: string; loss?: number });
@@ -731,6 +737,11 @@ test('charrnn train and sample with --backend webgpu; without an adapter one cle
     assert.equal(gpuText.code, 0, gpuText.stderr);
     assert.equal([...gpuText.stdout.trimEnd()].length, 200);
     assert.equal(gpuText.stdout, jsText.stdout);
+    const evalArgs = ['eval', 'cv/latest.safetensors', '--json', '--backend'];
+    const [gpuEval, jsEval] = await Promise.all([cli([...evalArgs, 'webgpu', '--no-tune'], dir), cli([...evalArgs, 'js'], dir)]);
+    assert.equal(gpuEval.code, 0, gpuEval.stderr);
+    const loss = (r: { stdout: string }): number => (JSON.parse(r.stdout) as { loss: number }).loss;
+    assert.ok(Math.abs(loss(gpuEval) - loss(jsEval)) < 1e-5 * loss(jsEval), `eval ${loss(gpuEval)} against js ${loss(jsEval)}`);
 
     // EGL with no display platform it can open, and Vulkan with no driver: Dawn finds no
     // adapter (and says so itself), on a machine with a GPU too.

@@ -18,6 +18,7 @@ interface EvalFlags {
   seq: number;
   backend: string;
   threads?: number;
+  tune: boolean;
   json?: boolean;
 }
 
@@ -31,6 +32,7 @@ export function registerEval(program: Command): void {
     .option('--seq <n>', 'characters per sequence', intArg, 50)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
     .option('--threads <n>', 'worker threads for the wasm backend (default: all cores)', intArg)
+    .option('--no-tune', 'webgpu: keep the fixed kernel plans instead of timing them on this GPU')
     .option('--json', 'print the result as one JSON object')
     .action(async (path: string, file: string | undefined, flags: EvalFlags, cmd: Command) => {
       // --split always has a value (its default), so only its source tells whether the user chose
@@ -46,7 +48,7 @@ async function runEval(path: string, file: string | undefined, f: EvalFlags): Pr
   for (const [flag, v] of [['batch', f.batch], ['seq', f.seq]] as const) {
     if (!(Number.isInteger(v) && v >= 1 && v <= 65536)) throw new UserError(`--${flag} must be an integer from 1 to 65536, got ${v}`);
   }
-  const backend = await createBackend(f.backend, { threads: f.threads });
+  const backend = await createBackend(f.backend, { threads: f.threads, tune: f.tune ? undefined : false });
   const ck = await readCheckpoint(path);
   const { ids, what } = file !== undefined ? await fileIds(ck, file) : await splitIds(ck, path, f.split);
   const model = modelFromCheckpoint(backend, ck);

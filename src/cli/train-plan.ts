@@ -37,6 +37,7 @@ export interface TrainFlags {
   seed: number;
   backend: string;
   threads?: number;
+  tune: boolean;
   bytes?: boolean;
   quiet?: boolean;
   json?: boolean;

@@ -64,6 +64,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'random seed', intArg, d.seed)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
     .option('--threads <n>', 'worker threads for the wasm backend (default: all cores); the js reference backend ignores it', intArg)
+    .option('--no-tune', 'webgpu: keep the fixed kernel plans instead of timing each large step\'s and product\'s plans on this GPU (runs repeat exactly)')
     .option('--bytes', 'byte-level vocabulary instead of Unicode code points')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print each training event as one JSON line on stdout')
@@ -83,7 +84,7 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   const plan = await planTraining(source, flags, explicit, warn);
   const { config, options, start } = plan;
   if (flags.serve && !explicit('sampleEvery') && options.sampleEvery === 0) options.sampleEvery = SERVE_SAMPLE_EVERY;
-  const backend = await createBackend(flags.backend, { threads: flags.threads });
+  const backend = await createBackend(flags.backend, { threads: flags.threads, tune: flags.tune ? undefined : false });
 
   const opened = await openCorpus(plan.corpus.source, plan.corpus);
   const { corpus } = opened;

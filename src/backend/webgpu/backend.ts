@@ -112,7 +112,8 @@ export class WebGPUBackend implements Backend {
   private readonly slicing: Slicing;
   /** What this device allows a workgroup: tiles that ask for more are not picked. */
   readonly tileLimits: TileLimits;
-  private readonly tune: boolean;
+  /** Whether large steps and products are tuned on this GPU (the tune option). */
+  readonly tune: boolean;
   private readonly tunedSteps = new Map<string, StepPlan>(); // by shape: the plan timed fastest
   private readonly tunedGemms = new Map<string, GemmPlan>();
   private readonly untuned = new Map<string, () => Promise<void>>(); // shapes met, to time at the next read-back
