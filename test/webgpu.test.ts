@@ -16,7 +16,8 @@ import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { backendOptions, isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
-import { EXTRA_TILES, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
+import { doubledOf, tileFits } from '../src/backend/webgpu/kernels/tile.js';
+import { doubleGemmTile, EXTRA_TILES, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
@@ -191,19 +192,22 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   // whole tile with K split between 2 or 4 thread grids, in one dispatch. Or both at once, on the
   // plans the GPU profiler replays (bench/gpu-profile.mjs; `both`): grids, and slices of them.
   const sliced = new Set<StepKind>(), grouped = new Set<StepKind>(), combined = new Set<StepKind>();
-  // `extra` n: the n-th tile that only tuning picks (tuner.ts), on `groups` grids where it fits,
-  // whole or (factor 1) in as many slices as K allows.
-  const configs: [number, number, number, (true | { extra: number })?][] = [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0],
+  // `extra` n: the n-th tile that only tuning picks (tuner.ts), else the rule's whole tile; with
+  // `double`, its tiles twice in workgroup memory; on `groups` grids where it fits, whole or
+  // (factor 1) in as many slices as K allows.
+  const configs: [number, number, number, (true | { extra?: number; double?: boolean })?][] = [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0],
     [8, 2, 0], [Infinity, 1, 0], [3, 2, 2], [Infinity, 1, 4], [1, 1, 2, true], [8, 1, 4, true],
-    [120, 0, 0, { extra: 0 }], [120, 1, 2, { extra: 0 }], [120, 0, 2, { extra: 1 }], [120, 1, 0, { extra: 1 }]];
-  const extras = new Set<string>();
+    [120, 0, 0, { extra: 0 }], [120, 1, 2, { extra: 0 }], [120, 0, 2, { extra: 1 }], [120, 1, 0, { extra: 1 }],
+    [1, 0, 0, { double: true }], [8, 1, 2, { double: true }], [120, 0, 0, { extra: 0, double: true }], [3, 1, 0, { double: true }]];
+  const extras = new Set<string>(), doubled = new Set<StepKind>();
   for (const [occupancy, factor, groups, force] of configs) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
     const be = sized(occupancy, factor, groups), p = new Twins(be);
     const planOf = (kind: StepKind): StepPlan => {
       if (force === true) return sliceStep(kind, groupStepTile(pickStepTile(kind, B, H, occupancy), groups), B, H, Infinity);
       if (force === undefined) return pickStep(kind, B, H, occupancy, slicing(factor, groups), limits());
-      const all = extraStepTiles(kind), t = all[force.extra % all.length], g = groupStepTile(t, groups);
-      extras.add(`${kind} ${stepTileName(t)}`);
+      const all = extraStepTiles(kind), base = force.extra === undefined ? pickStepTile(kind, B, H, occupancy) : all[force.extra % all.length];
+      if (force.extra !== undefined && !force.double) extras.add(`${kind} ${stepTileName(base)}`);
+      const t = force.double && stepTileFits(kind, doubledOf(base), limits()) ? doubledOf(base) : base, g = groupStepTile(t, groups);
       return sliceStep(kind, stepTileFits(kind, g, limits()) ? g : t, B, H, factor > 0 ? Infinity : 0);
     };
     if (force !== undefined) Object.assign(be, { stepPlan: planOf }); // as tuning or the profiler runs a plan
@@ -214,6 +218,7 @@ t('recurrent steps fused with their product equal the product then the cell, on 
       if (slices > 1) sliced.add(kind);
       if ((tile.G ?? 1) > 1) grouped.add(kind);
       if (slices > 1 && (tile.G ?? 1) > 1) combined.add(kind);
+      if (tile.double) doubled.add(kind);
       assert.equal(be.stats.dispatches - before, slices > 1 ? 2 : 1, `${label}: dispatches`);
     };
     const tag = `B=${B} H=${H} occupancy ${occupancy} slices ×${factor} groups ${groups}`;
@@ -264,11 +269,19 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   assert.deepEqual([...grouped].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran split between thread grids');
   assert.deepEqual([...combined].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran on thread grids in slices');
   assert.equal(extras.size, 8, `every tile only tuning picks ran: ${[...extras].join(', ')}`);
+  assert.deepEqual([...doubled].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran with its tiles twice in workgroup memory');
 });
 
 t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cases, ragged shapes', async () => {
+  // Those no rule picks; and each tile (the rules' too) twice in workgroup memory, where it
+  // fits; and a small one so, on 2 and 4 thread grids (the steps' tiles so are too large for
+  // some devices, Mesa's 32 KiB among them).
+  const small = doubleGemmTile({ name: 't16', BM: 16, BN: 16, BK: 8, RM: 2, RN: 2 });
+  const doubled = [pickTile(64, 64, 1), pickTile(64, 64, Infinity), ...EXTRA_TILES].map(doubleGemmTile);
+  const tiles = [...EXTRA_TILES, ...doubled, groupGemmTile(small, 2), groupGemmTile(small, 4)].filter((t) => tileFits(t, limits()));
+  assert.ok(tiles.filter((t) => t.double).length >= 7, `${tiles.map((t) => t.name).join(', ')}`);
   let n = 0;
-  for (const tile of EXTRA_TILES) for (const [M, N, K] of [[3, 5, 7], [129, 65, 33], [130, 257, 70]]) for (const tA of [false, true]) for (const tB of [false, true]) {
+  for (const tile of tiles) for (const [M, N, K] of [[3, 5, 7], [129, 65, 33], [130, 257, 70]]) for (const tA of [false, true]) for (const tB of [false, true]) {
     for (const plan of [sliceGemm(tile, M, N, K, 0), sliceGemm(tile, M, N, K, Infinity)]) {
       const be = sized(120), p = new Twins(be), a = p.f(M * K), b = p.f(K * N), c = p.f(M * N);
       Object.assign(be, { gemmPlan: () => plan }); // as tuning or the profiler runs a plan

@@ -2,10 +2,10 @@
 // timing them there, as cuDNN's benchmark mode picks its algorithms. The plans' tiles and
 // splits (kernels/gemm.ts, step.ts) suit GPUs of different sizes and makers differently, and
 // a rule measured on one GPU (pickStep, pickGemm) is only a guess on another.
-import { groupGemmTile, EXTRA_TILES, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
+import { doubleGemmTile, groupGemmTile, EXTRA_TILES, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
-import { tileFits, type TileLimits } from './kernels/tile.js';
+import { doubledOf, tileFits, type TileLimits } from './kernels/tile.js';
 
 // Each candidate runs this long between two waits for the GPU in one round of timing, so that
 // the wait's own latency (tens of µs) is small beside it.
@@ -26,34 +26,42 @@ function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
 /**
  * A step's plans worth timing: the rule's, the whole-step tiles for once and twice its
  * occupancy on 1, 2 and 4 thread grids, the largest tile in slices for 1, 2 and 4 times the
- * occupancy, alone and on 2 grids, and the tiles no rule picks on 1 and 2 grids.
+ * occupancy, alone and on 2 grids, and the tiles no rule picks on 1 and 2 grids; then the
+ * whole-step tiles on 1 and 2 grids, the largest in slices for 1 and 2 times the occupancy and
+ * the tiles no rule picks with their tiles twice in workgroup memory (double).
  */
 export function stepPlans(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan[] {
   const K = stepK(kind, H), plans = [pickStep(kind, B, H, occupancy, slicing, limits)];
-  for (const t of [pickStepTile(kind, B, H, occupancy), pickStepTile(kind, B, H, 2 * occupancy)]) {
-    for (const G of [1, 2, 4]) plans.push({ tile: groupStepTile(t, G), slices: 1, kc: K });
-  }
+  const whole = [pickStepTile(kind, B, H, occupancy), pickStepTile(kind, B, H, 2 * occupancy)];
+  for (const t of whole) for (const G of [1, 2, 4]) plans.push({ tile: groupStepTile(t, G), slices: 1, kc: K });
   const largest = pickStepTile(kind, B, H, 0);
   for (const f of [1, 2, 4]) plans.push(sliceStep(kind, largest, B, H, f * occupancy));
   plans.push(sliceStep(kind, groupStepTile(largest, 2), B, H, occupancy));
   for (const t of extraStepTiles(kind)) for (const G of [1, 2]) plans.push({ tile: groupStepTile(t, G), slices: 1, kc: K });
+  for (const t of whole) for (const G of [1, 2]) plans.push({ tile: groupStepTile(doubledOf(t), G), slices: 1, kc: K });
+  for (const f of [1, 2]) plans.push(sliceStep(kind, doubledOf(largest), B, H, f * occupancy));
+  for (const t of extraStepTiles(kind)) plans.push({ tile: doubledOf(t), slices: 1, kc: K });
   return distinct(plans.filter((p) => stepTileFits(kind, p.tile, limits)));
 }
 
 /**
  * A product's plans worth timing: the rule's, the tiles for a quarter of, once and four times
  * its occupancy, whole and in slices for 2 and 8 times it, on 2 and 4 thread grids, and the
- * tiles no rule picks (EXTRA_TILES); a product of a few rows has only its own tile.
+ * tiles no rule picks (EXTRA_TILES); then the same tiles whole, and the occupancy's in slices
+ * for 2 and 8 times it, with their tiles twice in workgroup memory (double). A product of a
+ * few rows has only its own tile.
  */
 export function gemmPlans(M: number, N: number, K: number, occupancy: number, slicing: Slicing, limits: TileLimits): GemmPlan[] {
   const plans = [pickGemm(M, N, K, occupancy, slicing, limits)];
   if (isSkinny(M)) return plans;
-  for (const o of [occupancy / 4, occupancy, 4 * occupancy]) {
-    const t = pickTile(M, N, o);
+  const tiles = [occupancy / 4, occupancy, 4 * occupancy].map((o) => pickTile(M, N, o));
+  for (const t of tiles) {
     for (const f of [0, 2, 8]) plans.push(sliceGemm(t, M, N, K, f * occupancy));
     for (const G of [2, 4]) plans.push({ tile: groupGemmTile(t, G), slices: 1, kc: K });
   }
   for (const t of EXTRA_TILES) plans.push({ tile: t, slices: 1, kc: K });
+  for (const t of [...tiles, ...EXTRA_TILES]) plans.push({ tile: doubleGemmTile(t), slices: 1, kc: K });
+  for (const f of [2, 8]) plans.push(sliceGemm(doubleGemmTile(tiles[1]), M, N, K, f * occupancy));
   return distinct(plans.filter((p) => tileFits(p.tile, limits)));
 }
 

@@ -11,7 +11,7 @@
 import type { KernelDef } from '../program.js';
 import { gridStride } from './common.js';
 import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
-import { gemmTileCode, gridsOf, tileFits, type TileLimits, type TileShape } from './tile.js';
+import { doubledOf, gemmTileCode, gridsOf, tileFits, type TileLimits, type TileShape } from './tile.js';
 
 export interface GemmTile extends TileShape {
   name: string;
@@ -64,6 +64,9 @@ export function pickGemm(M: number, N: number, K: number, occupancy: number, sli
 
 /** Tile t on G thread grids (tile.ts gridsOf), named for them: t64·2. */
 export const groupGemmTile = (t: GemmTile, G: number): GemmTile => (G > 1 ? { ...gridsOf(t, G), name: `${t.name}·${G}` } : t);
+
+/** Tile t with its tiles twice in workgroup memory (tile.ts doubledOf), named for it: t64·db. */
+export const doubleGemmTile = (t: GemmTile): GemmTile => ({ ...doubledOf(t), name: `${t.name}·db` });
 
 /** Tile t with K in as many slices as make `groups` workgroups. */
 export function sliceGemm(t: GemmTile, M: number, N: number, K: number, groups: number): GemmPlan {

@@ -24,6 +24,7 @@ export interface StepTile {
   BU: number; RU: number; // hidden units per workgroup and per thread
   BK: number; // the K-step: as long as 16 KiB of workgroup memory allows, for fewer steps
   G?: number; // thread grids splitting K within the workgroup (tile.ts), 1 if absent
+  double?: boolean; // its tiles twice in workgroup memory, one barrier per K-step (tile.ts)
 }
 
 // From most work per workgroup to least, all of 128 threads.
@@ -46,7 +47,7 @@ export const cellGatesOf = (kind: StepKind): number => (kind.startsWith('lstm') 
 
 /** The product tile (tile.ts) of a step's tile: each hidden unit's gates side by side. */
 export const stepTileShape = (kind: StepKind, t: StepTile): TileShape =>
-  ({ BM: t.BM, BN: gatesOf(kind) * t.BU, BK: t.BK, RM: t.RM, RN: gatesOf(kind) * t.RU, G: t.G });
+  ({ BM: t.BM, BN: gatesOf(kind) * t.BU, BK: t.BK, RM: t.RM, RN: gatesOf(kind) * t.RU, G: t.G, double: t.double });
 
 /** Whether a device runs a step on tile t. */
 export const stepTileFits = (kind: StepKind, t: StepTile, limits: TileLimits): boolean => tileFits(stepTileShape(kind, t), limits);
@@ -54,8 +55,11 @@ export const stepTileFits = (kind: StepKind, t: StepTile, limits: TileLimits): b
 /** Tile t on G thread grids (tile.ts gridsOf). */
 export const groupStepTile = (t: StepTile, G: number): StepTile => gridsOf(t, G);
 
-/** A step tile's name, in kernel keys and profiles: 32×64k32 (K-steps of 32), or 32×64k16·4 on 4 grids along K. */
-export const stepTileName = (t: StepTile): string => `${t.BM}×${t.BU}k${t.BK}${(t.G ?? 1) > 1 ? `·${t.G}` : ''}`;
+/**
+ * A step tile's name, in kernel keys and profiles: 32×64k32 (K-steps of 32), 32×64k16·4 on 4
+ * grids along K, 32×64k32·db with its tiles twice in workgroup memory.
+ */
+export const stepTileName = (t: StepTile): string => `${t.BM}×${t.BU}k${t.BK}${(t.G ?? 1) > 1 ? `·${t.G}` : ''}${t.double === true ? '·db' : ''}`;
 
 /**
  * The workgroups a whole step asks for, in times a product's occupancy. A step is a small
@@ -184,10 +188,10 @@ ${gates.map((q) => `  {
 // gate sums.
 function stepTile(kind: StepKind, t: StepTile, put: (b: string, j: string, g: string[]) => string, k?: { begin: string; end: string }) {
   const NG = gatesOf(kind), back = kind.endsWith('Back');
-  const { BM, RM, BU, RU, BK, G } = t;
+  const { BM, BU, RU } = t;
   // Thread column c = q·RU + ru is gate q of unit tx·RU + ru: tile column q·BU + tx·RU + ru, so
   // that a thread reads its RU units of each gate from workgroup memory in one vector read.
-  const tile = gemmTileCode({ BM, BN: NG * BU, BK, RM, RN: NG * RU, G }, {
+  const tile = gemmTileCode(stepTileShape(kind, t), {
     a: { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
     // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
     b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n' } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k` },

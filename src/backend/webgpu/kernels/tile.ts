@@ -13,11 +13,16 @@
 // g into grid 0, which alone runs the epilogue. A product too small to fill the GPU (a time
 // step's) so gets G times the warps to hide its latency with, as slices along K would (slices.ts),
 // without writing its partial sums out or a second dispatch to add them.
+//
+// With `double` the tiles come twice in workgroup memory: while the threads multiply from one
+// K-step's tiles they store the next K-step's into the others, so a K-step needs one barrier
+// instead of two (at twice the workgroup memory).
 
 export interface TileShape {
   BM: number; BN: number; BK: number; // tile of the product, and its K-step
   RM: number; RN: number; // rows and columns per thread
   G?: number; // thread grids splitting K between them (1 if absent)
+  double?: boolean; // two sets of tiles, one barrier per K-step
 }
 
 /** What a device allows a workgroup: threads, and bytes of workgroup memory. */
@@ -28,6 +33,9 @@ export interface TileLimits { threads: number; sharedBytes: number }
  * tiles of every tile in gemm.ts and step.ts fit in 30 KiB of workgroup memory.
  */
 export const gridsOf = <T extends { BK: number; G?: number }>(t: T, G: number): T => (G > 1 ? { ...t, G, BK: G >= 4 ? t.BK / 2 : t.BK } : t);
+
+/** Tile t with its tiles twice in workgroup memory, one barrier per K-step (`double`). */
+export const doubledOf = <T extends { double?: boolean }>(t: T): T => ({ ...t, double: true });
 
 /** Whether a device runs a workgroup on tile t. */
 export const tileFits = (t: TileShape, limits: TileLimits): boolean => tileThreads(t) <= limits.threads && tileSharedBytes(t) <= limits.sharedBytes;
@@ -65,14 +73,14 @@ export const tileThreads = (t: TileShape): number => (t.BN / t.RN) * (t.BM / t.R
 /** Bytes of workgroup memory a workgroup on tile t uses. */
 export function tileSharedBytes(t: TileShape): number {
   const G = t.G ?? 1, NT = tileThreads(t) / G;
-  return 4 * (G * t.BK * (t.BM + PAD + t.BN + PAD) + (G > 1 ? (G - 1) * redChunk(t, NT) * NT : 0));
+  return 4 * ((t.double ? 2 : 1) * G * t.BK * (t.BM + PAD + t.BN + PAD) + (G > 1 ? (G - 1) * redChunk(t, NT) * NT : 0));
 }
 
 // Accumulators per thread that each round of the grids' sum passes through workgroup memory.
 const redChunk = (t: TileShape, NT: number): number => Math.max(1, Math.min(t.RM * t.RN, Math.floor(RED / (((t.G ?? 1) - 1) * NT))));
 
 export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
-  const { BM, BN, BK, RM, RN } = t, G = t.G ?? 1;
+  const { BM, BN, BK, RM, RN } = t, G = t.G ?? 1, D = t.double === true ? 2 : 1;
   const TX = BN / RN, TY = BM / RM, NT = TX * TY, AS = BM + PAD, BS = BN + PAD;
   const id = G === 1 ? 'li' : 'lt'; // the thread's index in its grid
   if (!Number.isInteger(TX) || !Number.isInteger(TY)) throw new Error(`tile ${BM}×${BN} is not ${RM}×${RN} per thread`);
@@ -86,8 +94,12 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   const kBegin = o.k?.begin ?? '0u', kEnd = o.k?.end ?? 'a.K';
   const lane = (w: number, i: number): string => (w === 1 ? '' : `.${'xyzw'[i]}`);
 
-  // Where grid kg's tile starts in an array of `size` elements per grid.
-  const gridBase = (size: number): string => (G === 1 ? '' : `kg * ${size}u + `);
+  // Where grid kg's tile starts in an array of `size` elements per tile: in set `set` of the
+  // two (double; the set a K-step multiplies from is db).
+  const tileBase = (size: number, set: string): string => {
+    const slot = D === 1 ? (G === 1 ? '' : 'kg') : G === 1 ? set : `(${set}) * ${G}u + kg`;
+    return slot === '' ? '' : `${slot.includes(' ') ? `(${slot})` : slot} * ${size}u + `;
+  };
 
   // One operand's tile: L loads per thread, each of element e = li + s·NT of the tile.
   const side = (name: 'A' | 'B', s: TileSide, ok: string, offset: string, size: number, stride: number) => {
@@ -102,9 +114,12 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
     // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
     // compilers (SwiftShader) take minutes over a few dozen guarded loads.
     const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = select(0.0, $${name}[${offset} + select(0u, ${s.at}, ok)], ok);`)} }`).join('\n');
-    const W = name === 'A' ? WA : WB, base = gridBase(BK * stride / W);
-    const at = W === 1 ? `${name}s[${base}k * ${stride}u + ${ix}]` : `${name}s[${base}(k * ${stride}u + ${ix}) / ${W}u][(k * ${stride}u + ${ix}) % ${W}u]`;
-    const store = range(L).map((i) => `    { ${coords(i)} ${guard(`${at} = p${name}${i};`)} }`).join('\n');
+    const W = name === 'A' ? WA : WB;
+    const store = (set: string): string => {
+      const base = tileBase(BK * stride / W, set);
+      const at = W === 1 ? `${name}s[${base}k * ${stride}u + ${ix}]` : `${name}s[${base}(k * ${stride}u + ${ix}) / ${W}u][(k * ${stride}u + ${ix}) % ${W}u]`;
+      return range(L).map((i) => `    { ${coords(i)} ${guard(`${at} = p${name}${i};`)} }`).join('\n');
+    };
     return { regs, load, store };
   };
   const A = side('A', o.a, o.aOk, o.aOffset, BM, AS);
@@ -113,9 +128,9 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
   // One k of the tile: a loop over k (whose index only addresses workgroup memory) keeps the
   // code short for compilers that run on the CPU (SwiftShader, llvmpipe); GPU drivers unroll it.
   const step = [
-    ...range(RM / WA).map((g) => `let av${g} = As[${gridBase(BK * AS / WA)}(kk * ${AS}u + ${row(g * WA)}) / ${WA}u];`),
+    ...range(RM / WA).map((g) => `let av${g} = As[${tileBase(BK * AS / WA, 'db')}(kk * ${AS}u + ${row(g * WA)}) / ${WA}u];`),
     ...range(RM).map((r) => `let a${r} = av${Math.floor(r / WA)}${lane(WA, r % WA)};`),
-    ...range(RN / WB).map((g) => `let bv${g} = Bs[${gridBase(BK * BS / WB)}(kk * ${BS}u + ${col(g * WB)}) / ${WB}u];`),
+    ...range(RN / WB).map((g) => `let bv${g} = Bs[${tileBase(BK * BS / WB, 'db')}(kk * ${BS}u + ${col(g * WB)}) / ${WB}u];`),
     ...range(RN).map((c) => `let b${c} = bv${Math.floor(c / WB)}${lane(WB, c % WB)};`),
     ...range(RM).flatMap((r) => range(RN).map((c) => `${acc(r, c)} = fma(a${r}, b${c}, ${acc(r, c)});`)),
   ].join(' ');
@@ -146,6 +161,44 @@ ${part.map((v, i) => range(G - 1).map((g) => `    ${v} += Red[${(g * chunk + i) 
       head: `let kSteps = (select(0u, kEnd - (${kBegin}), kEnd > ${kBegin}) + ${G * BK - 1}u) / ${G * BK}u;\n  for (var s = 0u; s < kSteps; s++)`,
       next: `kFirst + (s + 1u) * ${G * BK}u`, more: 's + 1u < kSteps',
     };
+  const next = `    {
+    let kt = ${loop.next};
+    if (${loop.more}) {
+${A.load}
+${B.load}
+    }
+    }`;
+  const multiply = `    for (var kk = 0u; kk < ${BK}u; kk++) { ${step} }`;
+  // Single: store the K-step's tiles, barrier, load the next, multiply, barrier (before the
+  // tiles are overwritten). Double: the first tiles stored before the loop, then load the next,
+  // multiply from set db, store the next into the other set, barrier: a thread stores into the
+  // set that all threads finished reading before the last barrier.
+  const kLoop = D === 1 ? `  ${loop.head} {
+${A.store('')}
+${B.store('')}
+    workgroupBarrier();
+${next}
+${multiply}
+    workgroupBarrier();
+  }` : `${A.store('0u')}
+${B.store('0u')}
+  workgroupBarrier();
+  var db = 0u;
+  ${loop.head} {
+    let kt = ${loop.next};
+    let more = ${loop.more};
+    if (more) {
+${A.load}
+${B.load}
+    }
+${multiply}
+    if (more) {
+${A.store('1u - db')}
+${B.store('1u - db')}
+    }
+    db = 1u - db;
+    workgroupBarrier();
+  }`;
   const body = `  ${loop.ids}
   ${range(RM).map((r) => range(RN).map((c) => `var ${acc(r, c)} = 0.0;`).join(' ')).join('\n  ')}
   ${A.regs} ${B.regs}
@@ -155,24 +208,11 @@ ${part.map((v, i) => range(G - 1).map((g) => `    ${v} += Red[${(g * chunk + i) 
 ${A.load}
 ${B.load}
   }
-  ${loop.head} {
-${A.store}
-${B.store}
-    workgroupBarrier();
-    {
-    let kt = ${loop.next};
-    if (${loop.more}) {
-${A.load}
-${B.load}
-    }
-    }
-    for (var kk = 0u; kk < ${BK}u; kk++) { ${step} }
-    workgroupBarrier();
-  }${G === 1 ? '' : `\n${gridSum()}`}`;
+${kLoop}${G === 1 ? '' : `\n${gridSum()}`}`;
   const red = G === 1 ? '' : `\nvar<workgroup> Red: array<f32, ${(G - 1) * redChunk(t, NT) * NT}>;`;
   return {
     threads: NT * G,
-    shared: `var<workgroup> As: array<${vecType(WA)}, ${(G * BK * AS) / WA}>;\nvar<workgroup> Bs: array<${vecType(WB)}, ${(G * BK * BS) / WB}>;${red}`,
+    shared: `var<workgroup> As: array<${vecType(WA)}, ${(D * G * BK * AS) / WA}>;\nvar<workgroup> Bs: array<${vecType(WB)}, ${(D * G * BK * BS) / WB}>;${red}`,
     body,
     acc,
     lead: (code) => (G === 1 ? code : `  if (kg == 0u) {\n${code}\n  }`),
