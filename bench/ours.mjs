@@ -40,7 +40,7 @@ if (spec.measure === 'train') {
   const t = await timeIterations(step, spec);
   // Ending the stream here skips the final validation and checkpoint of a finished run.
   await events.return(undefined);
-  report({ ...info, measure: 'train', secsPerIter: t.median, n: t.n, warmup: t.warmup, secs: t.secs, lastLoss });
+  report({ ...info, measure: 'train', secsPerIter: t.median, n: t.n, warmup: t.warmup, secs: t.secs, firstSecs: t.first, lastLoss });
 } else if (spec.measure === 'sample') {
   let seed = 1;
   const generate = async (length) => {

@@ -244,6 +244,11 @@ function measuresOf(job) {
     { name: 'train chars/s', value: cps, fmt: (v, r) => `${num(v)}${nTag(r.result, TRAIN.iters)}`, higher: true },
     { name: 'train GFLOP/s', value: (r) => (trainFlops(c, r.result.vocab) / r.result.secsPerIter) / 1e9, fmt: (v) => v.toFixed(2), higher: true },
     { name: 'train peak RSS MiB', value: (r) => (r.rssKiB === null ? null : r.rssKiB / 1024), fmt: (v) => Math.round(v).toLocaleString('en-US'), higher: false },
+    // On a GPU the first iteration compiles the kernels and times their plans (ours: tuner.ts;
+    // the CUDA peer: cuDNN's benchmark mode): what a run pays once before its speed.
+    ...(args.backend === 'webgpu'
+      ? [{ name: 'train first iteration s', value: (r) => r.result.firstSecs ?? null, fmt: (v) => v.toPrecision(3), higher: false }]
+      : []),
   ];
 }
 

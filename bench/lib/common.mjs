@@ -79,9 +79,11 @@ export function median(xs) {
  * `step` returns its own duration in seconds when it measures itself, else it is timed here.
  */
 export async function timeIterations(step, { warmup, iters, minIters, cap }) {
-  let warm = 0, warmSecs = 0;
+  let warm = 0, warmSecs = 0, first = null;
   while (warm < warmup) {
-    warmSecs += await timed(step);
+    const s = await timed(step);
+    first ??= s;
+    warmSecs += s;
     warm++;
     if (warmSecs > cap / 4) break;
   }
@@ -92,7 +94,7 @@ export async function timeIterations(step, { warmup, iters, minIters, cap }) {
     secs.push(s);
     total += s;
   }
-  return { median: median(secs), n: secs.length, warmup: warm, secs };
+  return { median: median(secs), n: secs.length, warmup: warm, secs, first };
 }
 
 async function timed(step) {

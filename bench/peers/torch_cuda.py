@@ -40,7 +40,7 @@ def main():
         step, last = train_step(model, ids, c, V, dev)
         t = time_iterations(step, spec)
         out({**info, "measure": "train", "secsPerIter": t["median"], "n": t["n"], "warmup": t["warmup"],
-             "secs": t["secs"], "lastLoss": last[0]})
+             "secs": t["secs"], "firstSecs": t["first"], "lastLoss": last[0]})
     elif spec["measure"] == "sample":
         model.eval()
         gen = torch.Generator(device=dev).manual_seed(1)

@@ -55,11 +55,13 @@ def median(xs):
 
 
 def time_iterations(step, spec):
-    warm, warm_secs = 0, 0.0
+    warm, warm_secs, first = 0, 0.0, None
     while warm < spec["warmup"]:
         t0 = time.perf_counter()
         step()
-        warm_secs += time.perf_counter() - t0
+        s = time.perf_counter() - t0
+        first = s if first is None else first
+        warm_secs += s
         warm += 1
         if warm_secs > spec["cap"] / 4:
             break
@@ -70,7 +72,7 @@ def time_iterations(step, spec):
         s = time.perf_counter() - t0
         secs.append(s)
         total += s
-    return {"median": median(secs), "n": len(secs), "warmup": warm, "secs": secs}
+    return {"median": median(secs), "n": len(secs), "warmup": warm, "secs": secs, "first": first}
 
 
 class CharRNN(nn.Module):
@@ -154,7 +156,7 @@ def main():
         step, last = train_step(model, ids, c, V)
         t = time_iterations(step, spec)
         out({**info, "measure": "train", "secsPerIter": t["median"], "n": t["n"], "warmup": t["warmup"],
-             "secs": t["secs"], "lastLoss": last[0]})
+             "secs": t["secs"], "firstSecs": t["first"], "lastLoss": last[0]})
     elif spec["measure"] == "sample":
         model.eval()
         gen = torch.Generator().manual_seed(1)
