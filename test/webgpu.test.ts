@@ -194,21 +194,25 @@ t('recurrent steps fused with their product equal the product then the cell, on 
   const sliced = new Set<StepKind>(), grouped = new Set<StepKind>(), combined = new Set<StepKind>();
   // `extra` n: the n-th tile that only tuning picks (tuner.ts), else the rule's whole tile; with
   // `double`, its tiles twice in workgroup memory; on `groups` grids where it fits, whole or
-  // (factor 1) in as many slices as K allows.
-  const configs: [number, number, number, (true | { extra?: number; double?: boolean })?][] = [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0],
+  // (factor 1) in as many slices as K allows; with `vec`, reading h and W_hh in vectors of 4
+  // where the layout allows (at offsets of 4: W_hh where H is a multiple of 4, h never, as its
+  // buffer holds the step's output too).
+  const configs: [number, number, number, (true | { extra?: number; double?: boolean; vec?: boolean })?][] = [[1, 0, 0], [3, 0, 0], [5, 0, 0], [8, 0, 0], [12, 0, 0], [Infinity, 0, 0],
     [8, 2, 0], [Infinity, 1, 0], [3, 2, 2], [Infinity, 1, 4], [1, 1, 2, true], [8, 1, 4, true],
     [120, 0, 0, { extra: 0 }], [120, 1, 2, { extra: 0 }], [120, 0, 2, { extra: 1 }], [120, 1, 0, { extra: 1 }],
-    [1, 0, 0, { double: true }], [8, 1, 2, { double: true }], [120, 0, 0, { extra: 0, double: true }], [3, 1, 0, { double: true }]];
-  const extras = new Set<string>(), doubled = new Set<StepKind>();
+    [1, 0, 0, { double: true }], [8, 1, 2, { double: true }], [120, 0, 0, { extra: 0, double: true }], [3, 1, 0, { double: true }],
+    [120, 0, 0, { vec: true }], [1, 1, 0, { vec: true }], [3, 0, 0, { vec: true, double: true }]];
+  const extras = new Set<string>(), doubled = new Set<StepKind>(), vectors = new Set<string>();
   for (const [occupancy, factor, groups, force] of configs) for (const [B, H] of [[1, 5], [3, 17], [33, 70], [5, 260]]) {
-    const be = sized(occupancy, factor, groups), p = new Twins(be);
+    const vec = typeof force === 'object' && force.vec === true;
+    const be = sized(occupancy, factor, groups), p = new Twins(be, vec ? 4 : undefined);
     const planOf = (kind: StepKind): StepPlan => {
       if (force === true) return sliceStep(kind, groupStepTile(pickStepTile(kind, B, H, occupancy), groups), B, H, Infinity);
       if (force === undefined) return pickStep(kind, B, H, occupancy, slicing(factor, groups), limits());
       const all = extraStepTiles(kind), base = force.extra === undefined ? pickStepTile(kind, B, H, occupancy) : all[force.extra % all.length];
       if (force.extra !== undefined && !force.double) extras.add(`${kind} ${stepTileName(base)}`);
       const t = force.double && stepTileFits(kind, doubledOf(base), limits()) ? doubledOf(base) : base, g = groupStepTile(t, groups);
-      return sliceStep(kind, stepTileFits(kind, g, limits()) ? g : t, B, H, factor > 0 ? Infinity : 0);
+      return { ...sliceStep(kind, stepTileFits(kind, g, limits()) ? g : t, B, H, factor > 0 ? Infinity : 0), vec };
     };
     if (force !== undefined) Object.assign(be, { stepPlan: planOf }); // as tuning or the profiler runs a plan
     const fused = async (label: string, kind: StepKind, run: (be: Backend, s: Pick) => void): Promise<void> => {
@@ -264,12 +268,14 @@ t('recurrent steps fused with their product equal the product then the cell, on 
       be.tanhBackward(h(s), sub(s(rdh), 0, B * H), sub(s(rpre), 0, B * H), B * H);
     });
     for (const [x, n] of [[rpre, 'dpre'], [rdh, 'dh']] as const) await p.same(x, `rnnBack ${n} ${tag}`, tol(H));
+    for (const key of (be as unknown as { defs: Map<string, unknown> }).defs.keys()) if (/_v\d\d$/.test(key)) vectors.add(key.replace(/^step(Slice)?(\w+?)\d.*(_v\d\d)$/, '$2$3'));
   }
   assert.deepEqual([...sliced].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran in slices');
   assert.deepEqual([...grouped].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran split between thread grids');
   assert.deepEqual([...combined].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran on thread grids in slices');
   assert.equal(extras.size, 8, `every tile only tuning picks ran: ${[...extras].join(', ')}`);
   assert.deepEqual([...doubled].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran with its tiles twice in workgroup memory');
+  assert.deepEqual([...vectors].sort(), ['gruBack_v01', 'gru_v01', 'lstmBack_v01', 'lstm_v01', 'rnnBack_v01', 'rnn_v01'], 'every step read W_hh in vectors');
 });
 
 t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cases, ragged shapes', async () => {
@@ -292,6 +298,31 @@ t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cas
     }
   }
   assert.ok(n >= 10, `${n} in slices`);
+});
+
+// A plan with vec reads A and B in vectors of 4 where a call's layout allows (gemmVec): offsets
+// and rows (K, or M for a transposed A, N for a plain B) multiples of 4; elsewhere as floats.
+t('gemm reading its operands in vectors of 4: all transpose cases, single and double tiles, grids and slices; floats where not aligned', async () => {
+  const small = doubleGemmTile({ name: 't16', BM: 16, BN: 16, BK: 8, RM: 2, RN: 2 });
+  const tiles = [pickTile(64, 64, 1), doubleGemmTile(pickTile(64, 64, 1)), EXTRA_TILES.find((t) => t.name === 't128')!, groupGemmTile(small, 2), groupGemmTile(small, 4)];
+  const ran = new Set<string>();
+  for (const tile of tiles) for (const [M, N, K] of [[132, 68, 36], [130, 257, 70], [12, 260, 6]]) for (const tA of [false, true]) for (const tB of [false, true]) {
+    for (const [lead, slices] of [[4, 0], [4, Infinity], [3, 0]] as const) {
+      const be = sized(120), p = new Twins(be, lead), a = p.f(M * K), b = p.f(K * N), c = p.f(M * N), bias = p.f(N);
+      const plan = { ...sliceGemm(tile, M, N, K, slices), vec: true };
+      Object.assign(be, { gemmPlan: () => plan });
+      const label = `${tile.name}·v4 ÷${plan.slices} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} at ${lead}`;
+      const before = new Set((be as unknown as { defs: Map<string, unknown> }).defs.keys());
+      p.run((be, s) => { be.gemm(tA, tB, M, N, K, 0.5, s(a), s(b), 1, s(c)); be.addBias(s(c), s(bias), M, N); });
+      await p.same(c, label, 1e-6 + K * 2 ** -22);
+      for (const key of (be as unknown as { defs: Map<string, unknown> }).defs.keys()) if (!before.has(key)) ran.add(`${key.replace(/^gemm(Slice)?/, '')} ${lead}`);
+    }
+  }
+  // Both operands in vectors, at offsets of 4 for every transpose case; one where only one's
+  // rows are a multiple of 4 (12×260×6: K = 6); neither at offsets of 3.
+  for (const tt of ['falsefalse', 'falsetrue', 'truefalse', 'truetrue']) assert.ok([...ran].some((k) => k.startsWith(tt) && k.endsWith('_v11 4')), `${tt}: ${[...ran].join(', ')}`);
+  assert.ok([...ran].some((k) => /_v(10|01) 4$/.test(k)), 'one operand in vectors');
+  assert.ok(![...ran].some((k) => /_v\d\d 3$/.test(k)), 'vectors at an offset of 3');
 });
 
 t('biases (and a fill with zeros before a gather) run in the dispatch of the product or gather they follow', async () => {

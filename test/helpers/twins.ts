@@ -23,18 +23,19 @@ export type Pick = (t: Twin) => Slice;
 
 export class Twins<B extends Backend = Backend> {
   readonly ref = new JsBackend();
-  constructor(readonly dut: B) {}
+  // lead: where each tensor's data starts in its buffer (LEAD, or a multiple of 4 for kernels that read vectors).
+  constructor(readonly dut: B, readonly lead = LEAD) {}
 
   private make(data: Float32Array | Int32Array): Twin {
-    const int = data instanceof Int32Array;
-    const total = LEAD + data.length + TAIL;
+    const int = data instanceof Int32Array, lead = this.lead;
+    const total = lead + data.length + TAIL;
     const whole = int ? new Int32Array(total) : randoms(total, -9, 9);
     if (int) whole.fill(-7); else whole.fill(NaN, 0, 1);
-    whole.set(data, LEAD);
+    whole.set(data, lead);
     const twin = (be: Backend): Slice => {
       const buf = int ? be.allocInt(total) : be.alloc(total);
       be.upload(slice(buf), whole);
-      return slice(buf, LEAD, data.length);
+      return slice(buf, lead, data.length);
     };
     return { ref: twin(this.ref), dut: twin(this.dut), n: data.length };
   }
@@ -58,11 +59,11 @@ export class Twins<B extends Backend = Backend> {
     const b = await this.dut.download(slice(t.dut.buf));
     assert.equal(a.length, b.length);
     for (let i = 0; i < a.length; i++) {
-      const inside = i >= LEAD && i < LEAD + t.n;
+      const inside = i >= this.lead && i < this.lead + t.n;
       const exact = tol === 0 || !inside;
       const ok = Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i])) ||
         (!exact && Math.abs(a[i] - b[i]) <= tol * (1 + Math.abs(a[i])));
-      if (!ok) assert.fail(`${label}: [${inside ? i - LEAD : `guard ${i}`}] js ${a[i]} ${this.dut.name} ${b[i]}`);
+      if (!ok) assert.fail(`${label}: [${inside ? i - this.lead : `guard ${i}`}] js ${a[i]} ${this.dut.name} ${b[i]}`);
     }
   }
 }

@@ -7,14 +7,14 @@ import { UserError } from '../../errors.js';
 import type { KernelDef } from './program.js';
 import { Recorder, Usage, type RecorderStats } from './recorder.js';
 import { groupsFor, WG } from './kernels/common.js';
-import { gemmDef, gemmFinishDef, isSkinny, pickGemm, type GemmPlan } from './kernels/gemm.js';
+import { gemmDef, gemmFinishDef, gemmVec, isSkinny, pickGemm, vecKey, type GemmPlan, type VecReads } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
 import * as rows from './kernels/rows.js';
 import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { cellGatesOf, pickStep, stepK, stepDef, stepFinishDef, stepSliceDef, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
+import { cellGatesOf, pickStep, stepK, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
 import type { TileLimits } from './kernels/tile.js';
 import { fastest, gemmPlans, stepPlans } from './tuner.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
@@ -27,6 +27,7 @@ interface PendingGemm {
   transA: boolean; transB: boolean; M: number; N: number; K: number;
   alpha: number; A: Slice; B: Slice; beta: number; C: Slice;
   biases: Slice[]; // addBias(C, bias, M, N) calls that followed it, at most MAX_BIASES
+  reads?: VecReads; // A and B in vectors (a plan's vec), decided on the call's own buffers: tuning moves C to scratch
 }
 // A recurrent product fused with the step that consumes it: C = alpha·A·op(W) + beta·C, then
 // the cell, which reads `ins` and writes `outs` (the step kernel's buffers in order after C).
@@ -34,6 +35,7 @@ interface StepCall {
   kind: StepKind; B: number; H: number; K: number;
   alpha: number; A: Slice; W: Slice; beta: number; C: Slice;
   ins: Slice[]; outs: Slice[];
+  reads?: VecReads; // as PendingGemm's
 }
 interface PendingGather {
   out: Slice; w: Slice; ids: Slice; N: number; G: number; V: number;
@@ -50,6 +52,8 @@ const TUNE_STEP_MACS = 2 ** 21;
 const stepShape = (kind: StepKind, B: number, H: number): string => `${kind} ${B}×${H}`;
 const gemmShape = (transA: boolean, transB: boolean, M: number, N: number, K: number): string =>
   `gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${M}×${N}×${K}`;
+
+const NO_VEC: VecReads = [false, false];
 
 interface PendingCopy { dst: GpuBuf; src: GpuBuf; dOff: number; sOff: number; n: number }
 
@@ -209,21 +213,24 @@ export class WebGPUBackend implements Backend {
     if (this.tune && !isSkinny(M) && M * N * K >= Math.min(TUNE_MACS, this.slicing.productMacs)) {
       // Timed on a product of its own, whose output is scratch.
       this.noteShape(this.tunedGemms, gemmShape(transA, transB, M, N, K), () => gemmPlans(M, N, K, this.occupancy, this.slicing, this.tileLimits),
-        [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c) }, plan));
+        [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c), reads: this.gemmReads(p) }, plan));
     }
   }
 
-  private recordGemmPlan({ transA, transB, M, N, K, alpha, A, B, beta, C, biases }: PendingGemm, plan: GemmPlan): void {
+  private recordGemmPlan(p: PendingGemm, plan: GemmPlan): void {
+    const { transA, transB, M, N, K, alpha, A, B, beta, C, biases } = p;
     const { tile: t, slices, kc } = plan;
+    const reads = plan.vec === true ? p.reads ?? this.gemmReads(p) : NO_VEC;
+    const v = vecKey(reads);
     if (slices === 1) {
-      const def = this.defOf(`gemm${transA}${transB}${t.name}${biases.length}`, () => gemmDef(transA, transB, t, biases.length));
+      const def = this.defOf(`gemm${transA}${transB}${t.name}${biases.length}${v}`, () => gemmDef(transA, transB, t, biases.length, false, reads));
       this.run(def, [this.f(A), this.f(B), this.f(C), ...biases.map((b) => this.f(b))],
         [A.offset, B.offset, K, C.offset, M, N, alpha, beta, ...biases.map((b) => b.offset)],
         Math.ceil(N / t.BN), Math.ceil(M / t.BM));
       return;
     }
     const parts = this.scratchFor('slices', slices * M * N, false);
-    const def = this.defOf(`gemmSlice${transA}${transB}${t.name}`, () => gemmDef(transA, transB, t, 0, true));
+    const def = this.defOf(`gemmSlice${transA}${transB}${t.name}${v}`, () => gemmDef(transA, transB, t, 0, true, reads));
     this.run(def, [this.f(A), this.f(B), parts], [A.offset, B.offset, 0, M, N, K, kc], Math.ceil(N / t.BN), Math.ceil(M / t.BM), slices);
     const finish = this.defOf(`gemmFinish${biases.length}`, () => gemmFinishDef(biases.length));
     this.map(finish, [parts, this.f(C), ...biases.map((b) => this.f(b))],
@@ -472,21 +479,23 @@ export class WebGPUBackend implements Backend {
     if (this.tune && B * N * K >= Math.min(TUNE_STEP_MACS, this.slicing.stepMacs)) {
       // Timed on a step of its own, whose written buffers are scratch.
       this.noteShape(this.tunedSteps, stepShape(kind, B, H), () => stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
-        [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s) }, plan));
+        [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s), reads: this.stepReads(call) }, plan));
     }
     return true;
   }
 
-  private recordStep({ kind, B, H, K, alpha, A, W, beta, C, ins, outs }: StepCall, plan: StepPlan): void {
+  private recordStep(call: StepCall, plan: StepPlan): void {
+    const { kind, B, H, K, alpha, A, W, beta, C, ins, outs } = call;
     const { tile: t, slices, kc } = plan, N = kind.endsWith('Back') ? H : cellGatesOf(kind) * H;
     const bufs = [A, W, C, ...ins, ...outs].map((s) => this.f(s)), extra = [...ins, ...outs].map((s) => s.offset);
+    const reads = plan.vec === true ? call.reads ?? this.stepReads(call) : NO_VEC, v = vecKey(reads);
     if (slices === 1) {
-      const def = this.defOf(`step${kind}${stepTileName(t)}`, () => stepDef(kind, t));
+      const def = this.defOf(`step${kind}${stepTileName(t)}${v}`, () => stepDef(kind, t, reads));
       this.run(def, bufs, [A.offset, W.offset, C.offset, B, H, K, alpha, beta, ...extra], Math.ceil(H / t.BU), Math.ceil(B / t.BM));
       return;
     }
     const parts = this.scratchFor('slices', slices * B * N, false);
-    const def = this.defOf(`stepSlice${kind}${stepTileName(t)}`, () => stepSliceDef(kind, t));
+    const def = this.defOf(`stepSlice${kind}${stepTileName(t)}${v}`, () => stepSliceDef(kind, t, reads));
     this.run(def, [bufs[0], bufs[1], parts], [A.offset, W.offset, 0, B, H, K, kc], Math.ceil(H / t.BU), Math.ceil(B / t.BM), slices);
     const finish = this.defOf(`stepFinish${kind}`, () => stepFinishDef(kind));
     this.map(finish, [parts, ...bufs.slice(2)], [0, slices, C.offset, B, H, alpha, beta, ...extra], B * H);
@@ -566,6 +575,24 @@ export class WebGPUBackend implements Backend {
   private gemmPlan(transA: boolean, transB: boolean, M: number, N: number, K: number): GemmPlan {
     return (this.tunedGemms.size > 0 && this.tunedGemms.get(gemmShape(transA, transB, M, N, K))) ||
       pickGemm(M, N, K, this.occupancy, this.slicing, this.tileLimits);
+  }
+
+  /**
+   * Which of a product's two operands `a`, `b` to read in vectors of 4: those whose layout
+   * allows it (`ok`) and whose buffer no `other` parameter of the call binds. A vector read needs
+   * a binding of its own: WebGPU binds a buffer that a dispatch writes only once, and a second
+   * binding could pass the device's count. Operands in one buffer share theirs.
+   */
+  private vecReads(ok: VecReads, a: Slice, b: Slice, others: Slice[]): VecReads {
+    const free = (s: Slice): boolean => !others.some((o) => o.buf === s.buf);
+    if (a.buf === b.buf) return ok[0] && ok[1] && free(a) ? [true, true] : NO_VEC;
+    return [ok[0] && free(a), ok[1] && free(b)];
+  }
+  private gemmReads({ transA, transB, M, N, K, A, B, C, biases }: PendingGemm): VecReads {
+    return this.vecReads(gemmVec(transA, transB, M, N, K, A.offset, B.offset), A, B, [C, ...biases]);
+  }
+  private stepReads({ kind, H, A, W, C, ins, outs }: StepCall): VecReads {
+    return this.vecReads(stepVec(kind, H, A.offset, W.offset), A, W, [C, ...ins, ...outs]);
   }
 
   private defOf(key: string, make: () => KernelDef): KernelDef {

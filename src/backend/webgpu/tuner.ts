@@ -13,9 +13,9 @@ const ROUND_MS = 2;
 const ROUNDS = 3;
 const MAX_REPS = 200;
 
-/** A plan's name in profiles: its tile, ·n for n thread grids, ÷n for n slices. */
+/** A plan's name in profiles: its tile, ·n for n thread grids, ·db for tiles twice in workgroup memory, ·v4 for vector reads, ÷n for n slices. */
 export const planLabel = (p: StepPlan | GemmPlan): string =>
-  `${'name' in p.tile ? p.tile.name : stepTileName(p.tile)}${p.slices > 1 ? ` ÷${p.slices}` : ''}`;
+  `${'name' in p.tile ? p.tile.name : stepTileName(p.tile)}${p.vec === true ? '·v4' : ''}${p.slices > 1 ? ` ÷${p.slices}` : ''}`;
 
 // The first plan of each label: the rule's own plan first, so that a tie keeps it.
 function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
@@ -28,7 +28,9 @@ function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
  * occupancy on 1, 2 and 4 thread grids, the largest tile in slices for 1, 2 and 4 times the
  * occupancy, alone and on 2 grids, and the tiles no rule picks on 1 and 2 grids; then the
  * whole-step tiles on 1 and 2 grids, the largest in slices for 1 and 2 times the occupancy and
- * the tiles no rule picks with their tiles twice in workgroup memory (double).
+ * the tiles no rule picks with their tiles twice in workgroup memory (double); then the rule's
+ * plan, the whole-step tiles (single and double) and the largest in slices reading h and W_hh
+ * in vectors of 4 (vec).
  */
 export function stepPlans(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan[] {
   const K = stepK(kind, H), plans = [pickStep(kind, B, H, occupancy, slicing, limits)];
@@ -41,6 +43,8 @@ export function stepPlans(kind: StepKind, B: number, H: number, occupancy: numbe
   for (const t of whole) for (const G of [1, 2]) plans.push({ tile: groupStepTile(doubledOf(t), G), slices: 1, kc: K });
   for (const f of [1, 2]) plans.push(sliceStep(kind, doubledOf(largest), B, H, f * occupancy));
   for (const t of extraStepTiles(kind)) plans.push({ tile: doubledOf(t), slices: 1, kc: K });
+  plans.push(...[plans[0], ...whole.flatMap((t) => [t, doubledOf(t)]).map((t) => ({ tile: t, slices: 1, kc: K })),
+    sliceStep(kind, largest, B, H, occupancy)].map((p) => ({ ...p, vec: true })));
   return distinct(plans.filter((p) => stepTileFits(kind, p.tile, limits)));
 }
 
@@ -48,8 +52,9 @@ export function stepPlans(kind: StepKind, B: number, H: number, occupancy: numbe
  * A product's plans worth timing: the rule's, the tiles for a quarter of, once and four times
  * its occupancy, whole and in slices for 2 and 8 times it, on 2 and 4 thread grids, and the
  * tiles no rule picks (EXTRA_TILES); then the same tiles whole, and the occupancy's in slices
- * for 2 and 8 times it, with their tiles twice in workgroup memory (double). A product of a
- * few rows has only its own tile.
+ * for 2 and 8 times it, with their tiles twice in workgroup memory (double); then the rule's
+ * plan and the tiles whole, single and double, and the 128-tile reading A and B in vectors of 4
+ * (vec). A product of a few rows has only its own tile.
  */
 export function gemmPlans(M: number, N: number, K: number, occupancy: number, slicing: Slicing, limits: TileLimits): GemmPlan[] {
   const plans = [pickGemm(M, N, K, occupancy, slicing, limits)];
@@ -62,6 +67,9 @@ export function gemmPlans(M: number, N: number, K: number, occupancy: number, sl
   for (const t of EXTRA_TILES) plans.push({ tile: t, slices: 1, kc: K });
   for (const t of [...tiles, ...EXTRA_TILES]) plans.push({ tile: doubleGemmTile(t), slices: 1, kc: K });
   for (const f of [2, 8]) plans.push(sliceGemm(doubleGemmTile(tiles[1]), M, N, K, f * occupancy));
+  const t128 = EXTRA_TILES.filter((t) => t.name === 't128');
+  plans.push(...[plans[0], ...[...tiles, ...t128].flatMap((t) => [t, doubleGemmTile(t)]).map((t) => ({ tile: t, slices: 1, kc: K }))]
+    .map((p) => ({ ...p, vec: true })));
   return distinct(plans.filter((p) => tileFits(p.tile, limits)));
 }
 

@@ -44,8 +44,11 @@ export function pickTile(M: number, N: number, occupancy: number): GemmTile {
   return Math.ceil(M / T64.BM) * Math.ceil(N / T64.BN) >= occupancy ? T64 : T32;
 }
 
-/** How a product runs: its tile, and K in `slices` slices of kc (1: one dispatch). */
-export interface GemmPlan { tile: GemmTile; slices: number; kc: number }
+/**
+ * How a product runs: its tile, and K in `slices` slices of kc (1: one dispatch); with vec, its
+ * operands read in vectors of 4 where a call's layout allows (gemmVec).
+ */
+export interface GemmPlan { tile: GemmTile; slices: number; kc: number; vec?: boolean }
 
 /**
  * pickTile's tile; a product of `productMacs` or more whose tiles make fewer than `products`
@@ -92,16 +95,30 @@ ${bias.map((k) => `  v += $bias${k}[a.oBias${k} + n];`).join('\n')}
   };
 }
 
+/** Whether A and B are read in vectors of 4 (tile.ts TileSide vec4). */
+export type VecReads = readonly [boolean, boolean];
+
+/**
+ * Which of a product's operands its layout lets a tile read in vectors of 4, along each one's
+ * rows (K long, or M for a transposed A, N for a plain B): where the offset and the rows' length
+ * are multiples of 4. (Tiles, K-steps and slices start at multiples of 4.)
+ */
+export const gemmVec = (tA: boolean, tB: boolean, M: number, N: number, K: number, oA: number, oB: number): VecReads =>
+  [oA % 4 === 0 && (tA ? M : K) % 4 === 0, oB % 4 === 0 && (tB ? K : N) % 4 === 0];
+
+/** A kernel key's mark for operands read in vectors: _v10 (A only), _v01, _v11; none for neither. */
+export const vecKey = (vec: VecReads): string => (vec[0] || vec[1] ? `_v${Number(vec[0])}${Number(vec[1])}` : '');
+
 /**
  * The product over tiles of ⌈N/BN⌉ × ⌈M/BM⌉ workgroups. Sliced: workgroup z of a third
  * dimension sums K from z·kc to (z + 1)·kc and writes its sums to slice z of P (each slice
- * M×N); biases, alpha and beta are then gemmFinishDef's.
+ * M×N); biases, alpha and beta are then gemmFinishDef's. `vec`: A, B read in vectors of 4.
  */
-export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number, sliced = false): KernelDef {
+export function gemmDef(tA: boolean, tB: boolean, t: GemmTile, biases: number, sliced = false, vec: VecReads = [false, false]): KernelDef {
   // Element (m or n, k) of a tile → its global index, in the order that reads memory contiguously.
   const tile = gemmTileCode(t, {
-    a: tA ? { kMajor: true, at: '(kt + k) * a.M + m0 + m' } : { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
-    b: tB ? { kMajor: false, at: '(n0 + n) * a.K + kt + k' } : { kMajor: true, at: '(kt + k) * a.N + n0 + n' },
+    a: tA ? { kMajor: true, at: '(kt + k) * a.M + m0 + m', vec4: vec[0] } : { kMajor: false, at: '(m0 + m) * a.K + kt + k', vec4: vec[0] },
+    b: tB ? { kMajor: false, at: '(n0 + n) * a.K + kt + k', vec4: vec[1] } : { kMajor: true, at: '(kt + k) * a.N + n0 + n', vec4: vec[1] },
     aOk: 'm0 + m < a.M', bOk: 'n0 + n < a.N',
     aOffset: 'a.oA', bOffset: 'a.oB',
     k: sliced ? SLICE_RANGE : undefined,
@@ -115,18 +132,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
 ${tile.body}
 ${tile.lead(tile.rows((r, m) => `  if (${m} < a.M) {\n${tile.cols((c, n) => `    ${store(m, n, tile.acc(r, c))}`)}\n  }`))}
 }`;
+  const v = vecKey(vec);
+  const ab = [{ name: 'A', vec4: vec[0] }, { name: 'B', vec4: vec[1] }];
   if (sliced) {
     return {
-      key: `gemmSlice_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}`,
-      bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
+      key: `gemmSlice_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}${v}`,
+      bufs: [...ab, { name: 'P', write: true }],
       args: [['oA', 'u32'], ['oB', 'u32'], ['oP', 'u32'], ['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['kc', 'u32']],
       code: `\n${tile.shared}\n${main((m, n, acc) => `if (${n} < a.N) { $P[a.oP + (wg.z * a.M + ${m}) * a.N + ${n}] = ${acc}; }`)}`,
     };
   }
   const e = epilogue(biases);
   return {
-    key: `gemm_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}_${biases}`,
-    bufs: [{ name: 'A' }, { name: 'B' }, ...e.bufs],
+    key: `gemm_${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}_${t.name}_${biases}${v}`,
+    bufs: [...ab, ...e.bufs],
     args: [['oA', 'u32'], ['oB', 'u32'], ['K', 'u32'], ...e.args],
     code: `\n${tile.shared}\n${e.put}\n${main((m, n, acc) => `put(${m}, ${n}, ${acc});`)}`,
   };

@@ -16,6 +16,7 @@ import { GRU_BACKWARD_WGSL, GRU_FORWARD_WGSL, LSTM_BACKWARD_WGSL, LSTM_FORWARD_W
 import { gridStride } from './common.js';
 import { SLICE_RANGE, SLICES_SUM_WGSL, sliceK, type Slicing } from './slices.js';
 import { gemmTileCode, gridsOf, tileFits, type TileLimits, type TileShape } from './tile.js';
+import { vecKey, type VecReads } from './gemm.js';
 
 export type StepKind = 'lstm' | 'gru' | 'rnn' | 'lstmBack' | 'gruBack' | 'rnnBack';
 
@@ -82,8 +83,11 @@ export function pickStepTile(kind: StepKind, B: number, H: number, occupancy: nu
 /** The K of a step's product: H forward, the cell's gates times H backward. */
 export const stepK = (kind: StepKind, H: number): number => (kind.endsWith('Back') ? cellGatesOf(kind) * H : H);
 
-/** How a step runs: its tile, and its product's K in `slices` slices of kc (1: the fused step). */
-export interface StepPlan { tile: StepTile; slices: number; kc: number }
+/**
+ * How a step runs: its tile, and its product's K in `slices` slices of kc (1: the fused step);
+ * with vec, h and W_hh read in vectors of 4 where a call's layout allows (stepVec).
+ */
+export interface StepPlan { tile: StepTile; slices: number; kc: number; vec?: boolean }
 
 /**
  * Whole, a step runs on pickStepTile's tile, in one dispatch. A step of `stepMacs` or more is
@@ -186,15 +190,15 @@ ${gates.map((q) => `  {
 // The step's product over one tile: A = h (or dgates) rows, B = W_hh in the step's layout, K
 // over `k` (default all of it); `put` is the call that receives a row, a unit and the unit's
 // gate sums.
-function stepTile(kind: StepKind, t: StepTile, put: (b: string, j: string, g: string[]) => string, k?: { begin: string; end: string }) {
+function stepTile(kind: StepKind, t: StepTile, vec: VecReads, put: (b: string, j: string, g: string[]) => string, k?: { begin: string; end: string }) {
   const NG = gatesOf(kind), back = kind.endsWith('Back');
   const { BM, BU, RU } = t;
   // Thread column c = q·RU + ru is gate q of unit tx·RU + ru: tile column q·BU + tx·RU + ru, so
   // that a thread reads its RU units of each gate from workgroup memory in one vector read.
   const tile = gemmTileCode(stepTileShape(kind, t), {
-    a: { kMajor: false, at: '(m0 + m) * a.K + kt + k' },
+    a: { kMajor: false, at: '(m0 + m) * a.K + kt + k', vec4: vec[0] },
     // Forward: op(B)[k, q·U + j] = W_hh[q·U + j, k] (transposed); backward: W_hh[k, j].
-    b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n' } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k` },
+    b: back ? { kMajor: true, at: '(kt + k) * a.U + j0 + n', vec4: vec[1] } : { kMajor: false, at: `((n / ${BU}u) * a.U + j0 + n % ${BU}u) * a.K + kt + k`, vec4: vec[1] },
     aOk: 'm0 + m < a.M', bOk: back ? 'j0 + n < a.U' : `j0 + n % ${BU}u < a.U`,
     aOffset: 'a.pA', bOffset: 'a.pB',
     cols: { WB: RU, col: (c) => `(${Math.floor(c / RU) * BU}u + tx * ${RU}u + ${c % RU}u)` },
@@ -213,12 +217,23 @@ ${tile.lead(calls)}
 }` };
 }
 
-/** The fused step: the whole product and the cell in one dispatch, over ⌈U/BU⌉ × ⌈M/BM⌉ workgroups. */
-export function stepDef(kind: StepKind, t: StepTile): KernelDef {
-  const e = EPILOGUES[kind], tile = stepTile(kind, t, (b, j, g) => `cell(${b}, ${j}, ${g.join(', ')})`);
+/**
+ * Which of a step's operands, h (or dgates) at offset oA and W_hh at oW, its layout lets a tile
+ * read in vectors of 4 (tile.ts TileSide vec4): rows of K and of H, at offsets, that are
+ * multiples of 4. (Tiles, K-steps and slices start at multiples of 4.)
+ */
+export const stepVec = (kind: StepKind, H: number, oA: number, oW: number): VecReads =>
+  [oA % 4 === 0 && stepK(kind, H) % 4 === 0, oW % 4 === 0 && H % 4 === 0];
+
+/**
+ * The fused step: the whole product and the cell in one dispatch, over ⌈U/BU⌉ × ⌈M/BM⌉
+ * workgroups. `vec`: A and W_hh read in vectors of 4.
+ */
+export function stepDef(kind: StepKind, t: StepTile, vec: VecReads = [false, false]): KernelDef {
+  const e = EPILOGUES[kind], tile = stepTile(kind, t, vec, (b, j, g) => `cell(${b}, ${j}, ${g.join(', ')})`);
   return {
-    key: `step_${kind}_${stepTileName(t)}`,
-    bufs: [{ name: 'A' }, { name: 'B' }, { name: 'C', write: true }, ...e.bufs],
+    key: `step_${kind}_${stepTileName(t)}${vecKey(vec)}`,
+    bufs: [{ name: 'A', vec4: vec[0] }, { name: 'B', vec4: vec[1] }, { name: 'C', write: true }, ...e.bufs],
     args: [['pA', 'u32'], ['pB', 'u32'], ['pC', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ...e.args],
     code: `${cellCode(kind)}\n${tile.shared}\n${tile.main}`,
   };
@@ -228,12 +243,12 @@ export function stepDef(kind: StepKind, t: StepTile): KernelDef {
  * A step split along K, first part: workgroup z of ⌈U/BU⌉ × ⌈M/BM⌉ × slices sums K from z·kc to
  * (z + 1)·kc and writes its gate sums to slice z of P (each slice laid out as C).
  */
-export function stepSliceDef(kind: StepKind, t: StepTile): KernelDef {
+export function stepSliceDef(kind: StepKind, t: StepTile, vec: VecReads = [false, false]): KernelDef {
   const NG = gatesOf(kind), gates = Array.from({ length: NG }, (_, q) => q);
-  const tile = stepTile(kind, t, (b, j, g) => `part(wg.z, ${b}, ${j}, ${g.join(', ')})`, SLICE_RANGE);
+  const tile = stepTile(kind, t, vec, (b, j, g) => `part(wg.z, ${b}, ${j}, ${g.join(', ')})`, SLICE_RANGE);
   return {
-    key: `stepSlice_${kind}_${stepTileName(t)}`,
-    bufs: [{ name: 'A' }, { name: 'B' }, { name: 'P', write: true }],
+    key: `stepSlice_${kind}_${stepTileName(t)}${vecKey(vec)}`,
+    bufs: [{ name: 'A', vec4: vec[0] }, { name: 'B', vec4: vec[1] }, { name: 'P', write: true }],
     args: [['pA', 'u32'], ['pB', 'u32'], ['pP', 'u32'], ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['kc', 'u32']],
     code: /* wgsl */ `
 fn part(slice: u32, b: u32, j: u32, ${gates.map((q) => `g${q}: f32`).join(', ')}) {

@@ -40,8 +40,13 @@ export const doubledOf = <T extends { double?: boolean }>(t: T): T => ({ ...t, d
 /** Whether a device runs a workgroup on tile t. */
 export const tileFits = (t: TileShape, limits: TileLimits): boolean => tileThreads(t) <= limits.threads && tileSharedBytes(t) <= limits.sharedBytes;
 
-/** How one operand's tile is read: `at` indexes the buffer from tile row/column m|n, k and tile start kt. */
-export interface TileSide { kMajor: boolean; at: string }
+/**
+ * How one operand's tile is read: `at` indexes the buffer from tile row/column m|n, k and tile
+ * start kt. With vec4 the buffer is an array<vec4f>, read four values at a time along the
+ * operand's contiguous dimension (k, or m|n where kMajor): its offset and that dimension's
+ * length and stride must be multiples of 4, which the caller checks.
+ */
+export interface TileSide { kMajor: boolean; at: string; vec4?: boolean }
 
 export interface TileOptions {
   a: TileSide; b: TileSide;
@@ -101,24 +106,35 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
     return slot === '' ? '' : `${slot.includes(' ') ? `(${slot})` : slot} * ${size}u + `;
   };
 
-  // One operand's tile: L loads per thread, each of element e = li + s·NT of the tile.
+  // One operand's tile: L loads per thread, each of element e = li + s·NT of the tile, or with
+  // vec4 of its V = 4 values from element 4e on along the contiguous dimension.
   const side = (name: 'A' | 'B', s: TileSide, ok: string, offset: string, size: number, stride: number) => {
-    const L = Math.ceil((size * BK) / NT), exact = L * NT === size * BK;
+    const V = s.vec4 === true ? 4 : 1, run = s.kMajor ? size : BK;
+    if (run % V !== 0) throw new Error(`tile ${BM}×${BN}k${BK}: ${name}'s rows of ${run} cannot be read in vectors of ${V}`);
+    const L = Math.ceil((size * BK) / (V * NT)), exact = L * NT * V === size * BK;
     const ix = name === 'A' ? 'm' : 'n';
     const coords = (sIdx: number): string => {
-      const e = `${id} + ${sIdx * NT}u`;
-      return s.kMajor ? `let e = ${e}; let k = e / ${size}u; let ${ix} = e % ${size}u;` : `let e = ${e}; let ${ix} = e / ${BK}u; let k = e % ${BK}u;`;
+      const e = `${id} + ${sIdx * NT}u`, v = V === 1 ? '' : ` * ${V}u`;
+      return s.kMajor ? `let e = ${e}; let k = e / ${size / V}u; let ${ix} = e % ${size / V}u${v};` : `let e = ${e}; let ${ix} = e / ${BK / V}u; let k = e % ${BK / V}u${v};`;
     };
-    const guard = (code: string): string => (exact ? code : `if (e < ${size * BK}u) { ${code} }`);
-    const regs = range(L).map((i) => `var p${name}${i} = 0.0;`).join(' ');
+    const guard = (code: string): string => (exact ? code : `if (e < ${(size * BK) / V}u) { ${code} }`);
+    const zero = V === 1 ? '0.0' : 'vec4f(0.0)';
+    const regs = range(L).map((i) => `var p${name}${i} = ${zero};`).join(' ');
     // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
     // compilers (SwiftShader) take minutes over a few dozen guarded loads.
-    const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = select(0.0, $${name}[${offset} + select(0u, ${s.at}, ok)], ok);`)} }`).join('\n');
+    const at = `${offset} + select(0u, ${s.at}, ok)`, read = V === 1 ? `$${name}[${at}]` : `$${name}[(${at}) / 4u]`;
+    const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = select(${zero}, ${read}, ok);`)} }`).join('\n');
     const W = name === 'A' ? WA : WB;
     const store = (set: string): string => {
       const base = tileBase(BK * stride / W, set);
-      const at = W === 1 ? `${name}s[${base}k * ${stride}u + ${ix}]` : `${name}s[${base}(k * ${stride}u + ${ix}) / ${W}u][(k * ${stride}u + ${ix}) % ${W}u]`;
-      return range(L).map((i) => `    { ${coords(i)} ${guard(`${at} = p${name}${i};`)} }`).join('\n');
+      const ref = (k: string, x: string): string => (W === 1 ? `${name}s[${base}${k} * ${stride}u + ${x}]`
+        : `${name}s[${base}(${k} * ${stride}u + ${x}) / ${W}u][(${k} * ${stride}u + ${x}) % ${W}u]`);
+      // A vector along k lands in V rows of the tile; one along m|n in one row, in one vector
+      // store where the tile's vectors are as wide.
+      const put = (p: string): string => (V === 1 ? `${ref('k', ix)} = ${p};`
+        : s.kMajor && W === V ? `${name}s[${base}(k * ${stride}u + ${ix}) / ${W}u] = ${p};`
+          : range(V).map((c) => `${s.kMajor ? ref('k', `${ix} + ${c}u`) : ref(`(k + ${c}u)`, ix)} = ${p}.${'xyzw'[c]};`).join(' '));
+      return range(L).map((i) => `    { ${coords(i)} ${guard(put(`p${name}${i}`))} }`).join('\n');
     };
     return { regs, load, store };
   };
