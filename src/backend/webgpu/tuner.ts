@@ -29,8 +29,8 @@ function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
  * occupancy, alone and on 2 grids, and the tiles no rule picks on 1 and 2 grids; then the
  * whole-step tiles on 1 and 2 grids, the largest in slices for 1 and 2 times the occupancy and
  * the tiles no rule picks with their tiles twice in workgroup memory (double); then the rule's
- * plan, the whole-step tiles (single and double) and the largest in slices reading h and W_hh
- * in vectors of 4 (vec).
+ * plan, the whole-step tiles (single and double), the tiles no rule picks and the largest in
+ * slices reading h and W_hh in vectors of 4 (vec).
  */
 export function stepPlans(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan[] {
   const K = stepK(kind, H), plans = [pickStep(kind, B, H, occupancy, slicing, limits)];
@@ -43,7 +43,7 @@ export function stepPlans(kind: StepKind, B: number, H: number, occupancy: numbe
   for (const t of whole) for (const G of [1, 2]) plans.push({ tile: groupStepTile(doubledOf(t), G), slices: 1, kc: K });
   for (const f of [1, 2]) plans.push(sliceStep(kind, doubledOf(largest), B, H, f * occupancy));
   for (const t of extraStepTiles(kind)) plans.push({ tile: doubledOf(t), slices: 1, kc: K });
-  plans.push(...[plans[0], ...whole.flatMap((t) => [t, doubledOf(t)]).map((t) => ({ tile: t, slices: 1, kc: K })),
+  plans.push(...[plans[0], ...[...whole.flatMap((t) => [t, doubledOf(t)]), ...extraStepTiles(kind)].map((t) => ({ tile: t, slices: 1, kc: K })),
     sliceStep(kind, largest, B, H, occupancy)].map((p) => ({ ...p, vec: true })));
   return distinct(plans.filter((p) => stepTileFits(kind, p.tile, limits)));
 }

@@ -34,9 +34,12 @@ const TILES_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 32 }, { BM: 
 const TILES_GATED: StepTile[] = [{ BM: 32, RM: 4, BU: 32, RU: 2, BK: 16 }, { BM: 16, RM: 2, BU: 32, RU: 2, BK: 16 },
   { BM: 8, RM: 1, BU: 32, RU: 2, BK: 16 }, { BM: 8, RM: 1, BU: 16, RU: 1, BK: 32 }];
 // Never picked by rule, only where the GPU at hand times them faster (tuner.ts): four units of
-// each gate per thread (one vector read each), and the largest tiles with K-steps twice as long.
-const EXTRA_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 64 }];
-const EXTRA_GATED: StepTile[] = [{ BM: 16, RM: 2, BU: 64, RU: 4, BK: 8 }, { BM: 32, RM: 4, BU: 32, RU: 2, BK: 32 }];
+// each gate per thread (one vector read each), the largest tiles with K-steps twice as long,
+// and tiles of 64 rows, 8 per thread, for large batches (XL's 256: each value of W_hh loaded
+// 4 times per step instead of 8, twice the multiply-adds per read of workgroup memory).
+const EXTRA_WIDE: StepTile[] = [{ BM: 32, RM: 4, BU: 64, RU: 4, BK: 64 }, { BM: 64, RM: 8, BU: 64, RU: 4, BK: 16 }];
+const EXTRA_GATED: StepTile[] = [{ BM: 16, RM: 2, BU: 64, RU: 4, BK: 8 }, { BM: 32, RM: 4, BU: 32, RU: 2, BK: 32 },
+  { BM: 64, RM: 8, BU: 32, RU: 2, BK: 16 }];
 // The rule's tiles for a step of this kind, largest first.
 const tilesOf = (kind: StepKind): StepTile[] => (gatesOf(kind) > 1 ? TILES_GATED : TILES_WIDE);
 /** The tiles for a step of this kind that only tuning picks. */
