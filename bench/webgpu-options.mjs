@@ -5,7 +5,7 @@
 // Each set trains its own model of the configuration; their iterations alternate (in turn
 // reversed every other round), so that whatever else the machine does falls on all alike.
 // Prints each set's median and least time per iteration after the warm-up (which holds any
-// tuning), its last loss, and the plans tuning picked.
+// tuning), its first iteration's time, its last loss, and the plans tuning picked.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -38,7 +38,7 @@ const runs = sets.map((set) => {
   const backend = new WebGPUBackend(base.device, { label: base.label, ...JSON.parse(set) });
   const model = benchModel(lib, backend, c, corpus.vocab.size);
   const it = lib.train(model, corpus, benchTrainOptions(c, warmup + iters + 1))[Symbol.asyncIterator]();
-  return { set, backend, it, times: [], loss: NaN };
+  return { set, backend, it, times: [], first: NaN, loss: NaN };
 });
 const iteration = async (r) => {
   const t0 = performance.now();
@@ -50,11 +50,12 @@ const iteration = async (r) => {
 for (let i = 0; i < warmup + iters; i++) {
   for (const r of i % 2 ? runs : [...runs].reverse()) {
     const ms = await iteration(r);
+    if (i === 0) r.first = ms;
     if (i >= warmup) r.times.push(ms);
   }
 }
 for (const r of runs) {
-  console.log(`${r.set}: median ${median(r.times).toFixed(2)} ms, least ${Math.min(...r.times).toFixed(2)} ms per iteration, last loss ${r.loss}`);
+  console.log(`${r.set}: median ${median(r.times).toFixed(2)} ms, least ${Math.min(...r.times).toFixed(2)} ms per iteration (the first, compiling and any tuning: ${(r.first / 1000).toFixed(2)} s), last loss ${r.loss}`);
   const tuned = [...r.backend.tunedPlans()].map(([shape, plan]) => `${shape}: ${planLabel(plan)}`);
   if (tuned.length > 0) console.log(`  tuned: ${tuned.join('; ')}`);
 }
