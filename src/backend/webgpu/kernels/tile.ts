@@ -14,6 +14,8 @@
 // step's) so gets G times the warps to hide its latency with, as slices along K would (slices.ts),
 // without writing its partial sums out or a second dispatch to add them.
 //
+// An operand whose layout allows it (TileSide vec4) is read from memory four floats at a time.
+//
 // With `double` the tiles come twice in workgroup memory: while the threads multiply from one
 // K-step's tiles they store the next K-step's into the others, so a K-step needs one barrier
 // instead of two (at twice the workgroup memory).
@@ -177,13 +179,6 @@ ${part.map((v, i) => range(G - 1).map((g) => `    ${v} += Red[${(g * chunk + i) 
       head: `let kSteps = (select(0u, kEnd - (${kBegin}), kEnd > ${kBegin}) + ${G * BK - 1}u) / ${G * BK}u;\n  for (var s = 0u; s < kSteps; s++)`,
       next: `kFirst + (s + 1u) * ${G * BK}u`, more: 's + 1u < kSteps',
     };
-  const next = `    {
-    let kt = ${loop.next};
-    if (${loop.more}) {
-${A.load}
-${B.load}
-    }
-    }`;
   const multiply = `    for (var kk = 0u; kk < ${BK}u; kk++) { ${step} }`;
   // Single: store the K-step's tiles, barrier, load the next, multiply, barrier (before the
   // tiles are overwritten). Double: the first tiles stored before the loop, then load the next,
@@ -193,7 +188,13 @@ ${B.load}
 ${A.store('')}
 ${B.store('')}
     workgroupBarrier();
-${next}
+    {
+    let kt = ${loop.next};
+    if (${loop.more}) {
+${A.load}
+${B.load}
+    }
+    }
 ${multiply}
     workgroupBarrier();
   }` : `${A.store('0u')}
