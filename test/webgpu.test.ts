@@ -22,6 +22,7 @@ import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
+import { tuningNote } from '../src/cli/train.js';
 import { CharLM } from '../src/model/charlm.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { Corpus } from '../src/text/corpus.js';
@@ -754,6 +755,13 @@ test('createBackend("webgpu") is the webgpu backend, on Mesa where there is no G
 });
 
 // ---- the command line ---------------------------------------------------------------------
+
+t('charrnn train says before a tuned first iteration that it tunes, and how not to', async () => {
+  const tuned = new WebGPUBackend(dev().device, { tune: true, label: 'the GPU' });
+  assert.match(tuningNote(tuned) ?? '', /first iteration also times the kernel plans .* on the GPU \(--no-tune keeps fixed plans\)/);
+  assert.equal(tuningNote(new WebGPUBackend(dev().device, { tune: false })), null);
+  assert.equal(tuningNote(new JsBackend()), null);
+});
 
 const BIN = resolve('bin/charrnn.js');
 function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {

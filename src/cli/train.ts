@@ -7,6 +7,8 @@ import { UserError } from '../errors.js';
 import { createBackend } from '../node/backend.js';
 import { checkpointFromTraining, modelFromCheckpoint, type CorpusSource } from '../io/checkpoint.js';
 import { CharLM } from '../model/charlm.js';
+import type { Backend } from '../backend/backend.js';
+import { WebGPUBackend } from '../backend/webgpu/index.js';
 import { checkWritableDir, writeCheckpoint } from '../node/checkpoint-file.js';
 import { DEFAULT_DATASET, listDatasets, openCorpus } from '../node/datasets.js';
 import { openEventLog } from '../node/event-log.js';
@@ -118,6 +120,16 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
   }
 }
 
+/**
+ * What a run says before its first iteration where that iteration takes longer than the rest:
+ * on a GPU the webgpu backend times its kernel plans then (tuning), for seconds.
+ */
+export function tuningNote(be: Backend): string | null {
+  return be instanceof WebGPUBackend && be.tune
+    ? `the first iteration also times the kernel plans of each large step and product on ${be.label} (--no-tune keeps fixed plans)`
+    : null;
+}
+
 /** Trains with the progress display and the event log; says whether the run finished or was interrupted. */
 async function trainLogged(plan: TrainPlan, model: CharLM, corpusName: string, corpus: Corpus, corpusSource: CorpusSource,
   flags: Flags, warn: (message: string) => void): Promise<'finished' | 'interrupted'> {
@@ -155,6 +167,8 @@ async function trainLogged(plan: TrainPlan, model: CharLM, corpusName: string, c
         if (!flags.json) continue;
       }
       display.show(event);
+      const note = event.type === 'start' && !flags.quiet ? tuningNote(model.backend) : null;
+      if (note !== null) display.note(note);
       if (event.type === 'checkpoint') lastCheckpoint = event.path;
       if (event.type === 'done' && event.reason === 'interrupted') {
         interrupted = true;
