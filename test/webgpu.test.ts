@@ -17,7 +17,7 @@ import { uniform, Stream } from '../src/backend/rng.js';
 import { backendOptions, isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { doubledOf, tileFits } from '../src/backend/webgpu/kernels/tile.js';
-import { doubleGemmTile, EXTRA_TILES, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
+import { doubleGemmTile, EXTRA_TILES, T128, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
@@ -305,7 +305,7 @@ t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cas
 // and rows (K, or M for a transposed A, N for a plain B) multiples of 4; elsewhere as floats.
 t('gemm reading its operands in vectors of 4: all transpose cases, single and double tiles, grids and slices; floats where not aligned', async () => {
   const small = doubleGemmTile({ name: 't16', BM: 16, BN: 16, BK: 8, RM: 2, RN: 2 });
-  const tiles = [pickTile(64, 64, 1), doubleGemmTile(pickTile(64, 64, 1)), EXTRA_TILES.find((t) => t.name === 't128')!, groupGemmTile(small, 2), groupGemmTile(small, 4)];
+  const tiles = [pickTile(64, 64, 1), doubleGemmTile(pickTile(64, 64, 1)), T128, groupGemmTile(small, 2), groupGemmTile(small, 4)];
   const ran = new Set<string>();
   for (const tile of tiles) for (const [M, N, K] of [[132, 68, 36], [130, 257, 70], [12, 260, 6]]) for (const tA of [false, true]) for (const tB of [false, true]) {
     for (const [lead, slices] of [[4, 0], [4, Infinity], [3, 0]] as const) {

@@ -2,7 +2,7 @@
 // timing them there, as cuDNN's benchmark mode picks its algorithms. The plans' tiles and
 // splits (kernels/gemm.ts, step.ts) suit GPUs of different sizes and makers differently, and
 // a rule measured on one GPU (pickStep, pickGemm) is only a guess on another.
-import { doubleGemmTile, groupGemmTile, EXTRA_TILES, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
+import { doubleGemmTile, groupGemmTile, EXTRA_TILES, T128, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
 import { doubledOf, tileFits, type TileLimits } from './kernels/tile.js';
@@ -67,8 +67,7 @@ export function gemmPlans(M: number, N: number, K: number, occupancy: number, sl
   for (const t of EXTRA_TILES) plans.push({ tile: t, slices: 1, kc: K });
   for (const t of [...tiles, ...EXTRA_TILES]) plans.push({ tile: doubleGemmTile(t), slices: 1, kc: K });
   for (const f of [2, 8]) plans.push(sliceGemm(doubleGemmTile(tiles[1]), M, N, K, f * occupancy));
-  const t128 = EXTRA_TILES.filter((t) => t.name === 't128');
-  plans.push(...[plans[0], ...[...tiles, ...t128].flatMap((t) => [t, doubleGemmTile(t)]).map((t) => ({ tile: t, slices: 1, kc: K }))]
+  plans.push(...[plans[0], ...[...tiles, T128].flatMap((t) => [t, doubleGemmTile(t)]).map((t) => ({ tile: t, slices: 1, kc: K }))]
     .map((p) => ({ ...p, vec: true })));
   return distinct(plans.filter((p) => tileFits(p.tile, limits)));
 }

@@ -24,10 +24,11 @@ const T64: GemmTile = { name: 't64', BM: 64, BN: 64, BK: 16, RM: 4, RN: 4 };
 // Never picked by rule, only where the GPU at hand times them faster (tuner.ts): larger tiles
 // (more multiply-adds per read of workgroup memory, but fewer workgroups and more registers),
 // and the 128- and 64-tiles with half as many barriers per multiply-add.
+export const T128: GemmTile = { name: 't128', BM: 128, BN: 128, BK: 8, RM: 8, RN: 8 };
 export const EXTRA_TILES: GemmTile[] = [
   { name: 't128×64', BM: 128, BN: 64, BK: 16, RM: 8, RN: 4 },
   { name: 't64×128', BM: 64, BN: 128, BK: 16, RM: 4, RN: 8 },
-  { name: 't128', BM: 128, BN: 128, BK: 8, RM: 8, RN: 8 },
+  T128,
   { name: 't128k16', BM: 128, BN: 128, BK: 16, RM: 8, RN: 8 },
   { name: 't64k32', BM: 64, BN: 64, BK: 32, RM: 4, RN: 4 },
 ];
