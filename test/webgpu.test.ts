@@ -59,6 +59,10 @@ const slicing = (slices: number, groups = 0): Slicing =>
   ({ steps: slices, products: slices, stepMacs: 0, productMacs: 0, stepGroups: groups, productGroups: groups });
 const sized = (occupancy: number, slices = 0, groups = 0): WebGPUBackend => new WebGPUBackend(dev().device, { occupancy, slicing: slicing(slices, groups) });
 const limits = () => dev().tileLimits;
+// The kernels a backend has made so far, by key (a key ends in _v01, _v10 or _v11 where it reads in vectors).
+const kernelKeys = (be: WebGPUBackend): string[] => [...(be as unknown as { defs: Map<string, unknown> }).defs.keys()];
+// A tile small enough to run twice in workgroup memory on 2 and 4 thread grids within Mesa's 32 KiB.
+const SMALL_DOUBLE = doubleGemmTile({ name: 't16', BM: 16, BN: 16, BK: 8, RM: 2, RN: 2 });
 
 t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile, whole or split along K; beta = 0 ignores NaN in C', async () => {
   // From a matrix-vector product (M = 1) to shapes that span several tiles of each size; split
@@ -269,7 +273,7 @@ t('recurrent steps fused with their product equal the product then the cell, on 
       be.tanhBackward(h(s), sub(s(rdh), 0, B * H), sub(s(rpre), 0, B * H), B * H);
     });
     for (const [x, n] of [[rpre, 'dpre'], [rdh, 'dh']] as const) await p.same(x, `rnnBack ${n} ${tag}`, tol(H));
-    for (const key of (be as unknown as { defs: Map<string, unknown> }).defs.keys()) if (/_v\d\d$/.test(key)) vectors.add(key.replace(/^step(Slice)?(\w+?)\d.*(_v\d\d)$/, '$2$3'));
+    for (const key of kernelKeys(be)) if (/_v\d\d$/.test(key)) vectors.add(key.replace(/^step(Slice)?(\w+?)\d.*(_v\d\d)$/, '$2$3'));
   }
   assert.deepEqual([...sliced].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran in slices');
   assert.deepEqual([...grouped].sort(), ['gru', 'gruBack', 'lstm', 'lstmBack', 'rnn', 'rnnBack'], 'every step ran split between thread grids');
@@ -283,9 +287,8 @@ t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cas
   // Those no rule picks; and each tile (the rules' too) twice in workgroup memory, where it
   // fits; and a small one so, on 2 and 4 thread grids (the steps' tiles so are too large for
   // some devices, Mesa's 32 KiB among them).
-  const small = doubleGemmTile({ name: 't16', BM: 16, BN: 16, BK: 8, RM: 2, RN: 2 });
   const doubled = [pickTile(64, 64, 1), pickTile(64, 64, Infinity), ...EXTRA_TILES].map(doubleGemmTile);
-  const tiles = [...EXTRA_TILES, ...doubled, groupGemmTile(small, 2), groupGemmTile(small, 4)].filter((t) => tileFits(t, limits()));
+  const tiles = [...EXTRA_TILES, ...doubled, groupGemmTile(SMALL_DOUBLE, 2), groupGemmTile(SMALL_DOUBLE, 4)].filter((t) => tileFits(t, limits()));
   assert.ok(tiles.filter((t) => t.double).length >= 7, `${tiles.map((t) => t.name).join(', ')}`);
   let n = 0;
   for (const tile of tiles) for (const [M, N, K] of [[3, 5, 7], [129, 65, 33], [130, 257, 70]]) for (const tA of [false, true]) for (const tB of [false, true]) {
@@ -304,8 +307,7 @@ t('gemm on the tiles only tuning picks, whole and in K slices, all transpose cas
 // A plan with vec reads A and B in vectors of 4 where a call's layout allows (gemmVec): offsets
 // and rows (K, or M for a transposed A, N for a plain B) multiples of 4; elsewhere as floats.
 t('gemm reading its operands in vectors of 4: all transpose cases, single and double tiles, grids and slices; floats where not aligned', async () => {
-  const small = doubleGemmTile({ name: 't16', BM: 16, BN: 16, BK: 8, RM: 2, RN: 2 });
-  const tiles = [pickTile(64, 64, 1), doubleGemmTile(pickTile(64, 64, 1)), T128, groupGemmTile(small, 2), groupGemmTile(small, 4)];
+  const tiles = [pickTile(64, 64, 1), doubleGemmTile(pickTile(64, 64, 1)), T128, groupGemmTile(SMALL_DOUBLE, 2), groupGemmTile(SMALL_DOUBLE, 4)];
   const ran = new Set<string>();
   for (const tile of tiles) for (const [M, N, K] of [[132, 68, 36], [130, 257, 70], [12, 260, 6]]) for (const tA of [false, true]) for (const tB of [false, true]) {
     for (const [lead, slices] of [[4, 0], [4, Infinity], [3, 0]] as const) {
@@ -313,10 +315,10 @@ t('gemm reading its operands in vectors of 4: all transpose cases, single and do
       const plan = { ...sliceGemm(tile, M, N, K, slices), vec: true };
       Object.assign(be, { gemmPlan: () => plan });
       const label = `${tile.name}·v4 ÷${plan.slices} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K} at ${lead}`;
-      const before = new Set((be as unknown as { defs: Map<string, unknown> }).defs.keys());
+      const before = new Set(kernelKeys(be));
       p.run((be, s) => { be.gemm(tA, tB, M, N, K, 0.5, s(a), s(b), 1, s(c)); be.addBias(s(c), s(bias), M, N); });
       await p.same(c, label, 1e-6 + K * 2 ** -22);
-      for (const key of (be as unknown as { defs: Map<string, unknown> }).defs.keys()) if (!before.has(key)) ran.add(`${key.replace(/^gemm(Slice)?/, '')} ${lead}`);
+      for (const key of kernelKeys(be)) if (!before.has(key)) ran.add(`${key.replace(/^gemm(Slice)?/, '')} ${lead}`);
     }
   }
   // Both operands in vectors, at offsets of 4 for every transpose case; one where only one's

@@ -60,7 +60,8 @@ def time_iterations(step, spec):
         t0 = time.perf_counter()
         step()
         s = time.perf_counter() - t0
-        first = s if first is None else first
+        if first is None:
+            first = s
         warm_secs += s
         warm += 1
         if warm_secs > spec["cap"] / 4:

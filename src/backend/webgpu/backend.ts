@@ -213,7 +213,10 @@ export class WebGPUBackend implements Backend {
     if (this.tune && !isSkinny(M) && M * N * K >= Math.min(TUNE_MACS, this.slicing.productMacs)) {
       // Timed on a product of its own, whose output is scratch.
       this.noteShape(this.tunedGemms, gemmShape(transA, transB, M, N, K), () => gemmPlans(M, N, K, this.occupancy, this.slicing, this.tileLimits),
-        [c], (s) => (plan) => this.recordGemmPlan({ ...p, C: s(c), reads: this.gemmReads(p) }, plan));
+        [c], (s) => {
+          const timed = { ...p, C: s(c), reads: this.gemmReads(p) };
+          return (plan) => this.recordGemmPlan(timed, plan);
+        });
     }
   }
 
@@ -479,7 +482,10 @@ export class WebGPUBackend implements Backend {
     if (this.tune && B * N * K >= Math.min(TUNE_STEP_MACS, this.slicing.stepMacs)) {
       // Timed on a step of its own, whose written buffers are scratch.
       this.noteShape(this.tunedSteps, stepShape(kind, B, H), () => stepPlans(kind, B, H, this.occupancy, this.slicing, this.tileLimits),
-        [product, ...outs], (s) => (plan) => this.recordStep({ ...call, C: s(product), outs: outs.map(s), reads: this.stepReads(call) }, plan));
+        [product, ...outs], (s) => {
+          const timed = { ...call, C: s(product), outs: outs.map(s), reads: this.stepReads(call) };
+          return (plan) => this.recordStep(timed, plan);
+        });
     }
     return true;
   }

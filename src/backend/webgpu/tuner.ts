@@ -2,9 +2,9 @@
 // timing them there, as cuDNN's benchmark mode picks its algorithms. The plans' tiles and
 // splits (kernels/gemm.ts, step.ts) suit GPUs of different sizes and makers differently, and
 // a rule measured on one GPU (pickStep, pickGemm) is only a guess on another.
-import { doubleGemmTile, groupGemmTile, EXTRA_TILES, T128, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from './kernels/gemm.js';
+import { doubleGemmTile, groupGemmTile, EXTRA_TILES, T128, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan, type GemmTile } from './kernels/gemm.js';
 import type { Slicing } from './kernels/slices.js';
-import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan } from './kernels/step.js';
+import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepK, stepTileFits, stepTileName, type StepKind, type StepPlan, type StepTile } from './kernels/step.js';
 import { doubledOf, tileFits, type TileLimits } from './kernels/tile.js';
 
 // Each candidate runs this long between two waits for the GPU in one round of timing, so that
@@ -34,17 +34,18 @@ function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
  */
 export function stepPlans(kind: StepKind, B: number, H: number, occupancy: number, slicing: Slicing, limits: TileLimits): StepPlan[] {
   const K = stepK(kind, H), plans = [pickStep(kind, B, H, occupancy, slicing, limits)];
-  const whole = [pickStepTile(kind, B, H, occupancy), pickStepTile(kind, B, H, 2 * occupancy)];
-  for (const t of whole) for (const G of [1, 2, 4]) plans.push({ tile: groupStepTile(t, G), slices: 1, kc: K });
+  const one = (t: StepTile): StepPlan => ({ tile: t, slices: 1, kc: K }); // the whole step on tile t
+  const whole = [pickStepTile(kind, B, H, occupancy), pickStepTile(kind, B, H, 2 * occupancy)], extra = extraStepTiles(kind);
+  for (const t of whole) for (const G of [1, 2, 4]) plans.push(one(groupStepTile(t, G)));
   const largest = pickStepTile(kind, B, H, 0);
   for (const f of [1, 2, 4]) plans.push(sliceStep(kind, largest, B, H, f * occupancy));
   plans.push(sliceStep(kind, groupStepTile(largest, 2), B, H, occupancy));
-  for (const t of extraStepTiles(kind)) for (const G of [1, 2]) plans.push({ tile: groupStepTile(t, G), slices: 1, kc: K });
-  for (const t of whole) for (const G of [1, 2]) plans.push({ tile: groupStepTile(doubledOf(t), G), slices: 1, kc: K });
+  for (const t of extra) for (const G of [1, 2]) plans.push(one(groupStepTile(t, G)));
+  for (const t of whole) for (const G of [1, 2]) plans.push(one(groupStepTile(doubledOf(t), G)));
   for (const f of [1, 2]) plans.push(sliceStep(kind, doubledOf(largest), B, H, f * occupancy));
-  for (const t of extraStepTiles(kind)) plans.push({ tile: doubledOf(t), slices: 1, kc: K });
-  plans.push(...[plans[0], ...[...whole.flatMap((t) => [t, doubledOf(t)]), ...extraStepTiles(kind)].map((t) => ({ tile: t, slices: 1, kc: K })),
-    sliceStep(kind, largest, B, H, occupancy)].map((p) => ({ ...p, vec: true })));
+  for (const t of extra) plans.push(one(doubledOf(t)));
+  plans.push(...[plans[0], ...[...whole.flatMap((t) => [t, doubledOf(t)]), ...extra].map(one), sliceStep(kind, largest, B, H, occupancy)]
+    .map((p) => ({ ...p, vec: true })));
   return distinct(plans.filter((p) => stepTileFits(kind, p.tile, limits)));
 }
 
@@ -59,16 +60,15 @@ export function stepPlans(kind: StepKind, B: number, H: number, occupancy: numbe
 export function gemmPlans(M: number, N: number, K: number, occupancy: number, slicing: Slicing, limits: TileLimits): GemmPlan[] {
   const plans = [pickGemm(M, N, K, occupancy, slicing, limits)];
   if (isSkinny(M)) return plans;
+  const one = (t: GemmTile): GemmPlan => ({ tile: t, slices: 1, kc: K }); // the whole product on tile t
   const tiles = [occupancy / 4, occupancy, 4 * occupancy].map((o) => pickTile(M, N, o));
   for (const t of tiles) {
     for (const f of [0, 2, 8]) plans.push(sliceGemm(t, M, N, K, f * occupancy));
-    for (const G of [2, 4]) plans.push({ tile: groupGemmTile(t, G), slices: 1, kc: K });
+    for (const G of [2, 4]) plans.push(one(groupGemmTile(t, G)));
   }
-  for (const t of EXTRA_TILES) plans.push({ tile: t, slices: 1, kc: K });
-  for (const t of [...tiles, ...EXTRA_TILES]) plans.push({ tile: doubleGemmTile(t), slices: 1, kc: K });
+  plans.push(...EXTRA_TILES.map(one), ...[...tiles, ...EXTRA_TILES].map((t) => one(doubleGemmTile(t))));
   for (const f of [2, 8]) plans.push(sliceGemm(doubleGemmTile(tiles[1]), M, N, K, f * occupancy));
-  plans.push(...[plans[0], ...[...tiles, T128].flatMap((t) => [t, doubleGemmTile(t)]).map((t) => ({ tile: t, slices: 1, kc: K }))]
-    .map((p) => ({ ...p, vec: true })));
+  plans.push(...[plans[0], ...[...tiles, T128].flatMap((t) => [t, doubleGemmTile(t)]).map(one)].map((p) => ({ ...p, vec: true })));
   return distinct(plans.filter((p) => tileFits(p.tile, limits)));
 }
 
