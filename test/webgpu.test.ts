@@ -621,6 +621,25 @@ t('a held recording reaches the GPU whole, in one submit, as tuning times it', a
   assert.equal((await be.download(x))[63], 19);
 });
 
+t('after each read-back the GPU gets the first dispatches soon: submits after 4, 8, 16, 32, 64, then every 128', async () => {
+  const be = new WebGPUBackend(dev().device), x = slice(be.alloc(64));
+  // Not 0: a fill of zeros waits for the next call, to merge with it.
+  const fills = (n: number): void => { for (let i = 1; i <= n; i++) be.fill(x, i); };
+  for (const wait of [() => be.flush(), async () => { await be.download(x); }]) {
+    await wait();
+    const before = be.stats.submits;
+    fills(3);
+    assert.equal(be.stats.submits - before, 0);
+    fills(1);
+    assert.equal(be.stats.submits - before, 1, 'the 4th dispatch after a wait submits');
+    fills(8 + 16 + 32 + 64 + 128 + 127);
+    assert.equal(be.stats.submits - before, 6);
+    fills(1);
+    assert.equal(be.stats.submits - before, 7);
+  }
+  assert.equal((await be.download(x))[63], 1);
+});
+
 t('compiling a call makes its pipeline ahead, recording nothing; the call then finds it made', async () => {
   const be = new WebGPUBackend(dev().device), p = new Twins(be), [M, N, K] = [9, 20, 17];
   const a = p.f(M * K), b = p.f(K * N), c = p.f(M * N);

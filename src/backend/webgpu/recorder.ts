@@ -22,6 +22,10 @@ const MAX_ARGS = 16; // scalars per dispatch
 const ARG_SLOTS = 4096; // dispatches per submit at most
 const UPLOAD_BYTES = 4 << 20; // staged uploads per submit
 const DEFAULT_SUBMIT_EVERY = 128; // dispatches: the GPU starts on them while the host records more
+// After a wait the GPU has nothing to do: the first recording is submitted after this many
+// dispatches, each next one after twice as many, up to submitEvery, so that the GPU starts
+// within a few dispatches' recording instead of submitEvery's.
+const FIRST_SUBMIT = 4;
 const RECENT = 8; // bindings remembered per kernel
 
 // The first error a device reports, shared by every recorder on it: such errors belong to the
@@ -59,6 +63,7 @@ export class Recorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0; // dispatches in the open recording
+  private submitAt: number; // pending dispatches that submit the recording
   private holding = false; // see hold()
   private compiling: { def: KernelDef; bufs: readonly GPUBuffer[] }[] | null = null; // see compile()
   private readonly argStride: number;
@@ -81,6 +86,7 @@ export class Recorder {
   private readonly health: DeviceHealth;
 
   constructor(readonly device: GPUDevice, readonly submitEvery = DEFAULT_SUBMIT_EVERY) {
+    this.submitAt = Math.min(FIRST_SUBMIT, submitEvery);
     const align = device.limits.minUniformBufferOffsetAlignment;
     this.argStride = Math.ceil((MAX_ARGS * 4) / align) * align;
     this.argsHost = new ArrayBuffer(this.argStride * ARG_SLOTS);
@@ -116,7 +122,10 @@ export class Recorder {
     pass.dispatchWorkgroups(x, y, z);
     this.argSlot++;
     this.stats.dispatches++;
-    if (++this.pending >= this.submitEvery && !this.holding) this.submit();
+    if (++this.pending >= this.submitAt && !this.holding) {
+      this.submit();
+      this.submitAt = Math.min(2 * this.submitAt, this.submitEvery);
+    }
   }
 
   /**
@@ -235,7 +244,7 @@ export class Recorder {
     if (bytes === 0) return new ArrayBuffer(0);
     const rb = this.takeReadback(bytes);
     this.closePass().copyBufferToBuffer(src, byteOffset, rb, 0, bytes);
-    this.submit();
+    this.submitBeforeWait();
     try {
       await rb.mapAsync(MAP_READ_MODE, 0, bytes);
     } catch (err) {
@@ -251,9 +260,14 @@ export class Recorder {
 
   /** Waits until everything recorded so far has run. */
   async done(): Promise<void> {
-    this.submit();
+    this.submitBeforeWait();
     await this.device.queue.onSubmittedWorkDone();
     this.check();
+  }
+
+  private submitBeforeWait(): void {
+    this.submit();
+    this.submitAt = Math.min(FIRST_SUBMIT, this.submitEvery);
   }
 
   /** Sends the open recording to the GPU (without waiting for it). */
