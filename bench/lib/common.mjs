@@ -75,8 +75,7 @@ export function median(xs) {
  * The timing rule, identical in every child: up to `warmup` untimed iterations (fewer when
  * they alone would eat a quarter of the cap), then timed ones until `iters` are done, or
  * until `cap` seconds of timed work once `minIters` are done — so a very slow peer still
- * finishes, and the table says how few iterations its median rests on.
- * `step` returns its own duration in seconds when it measures itself, else it is timed here.
+ * finishes, and the table says how few iterations its median rests on. Each on the wall clock.
  */
 export async function timeIterations(step, { warmup, iters, minIters, cap }) {
   let warm = 0, warmSecs = 0, first = null;
@@ -99,8 +98,8 @@ export async function timeIterations(step, { warmup, iters, minIters, cap }) {
 
 async function timed(step) {
   const t0 = performance.now();
-  const own = await step();
-  return typeof own === 'number' ? own : (performance.now() - t0) / 1000;
+  await step();
+  return (performance.now() - t0) / 1000;
 }
 
 /** The corpus as ids over its sorted code points, as our vocabulary numbers them. */
