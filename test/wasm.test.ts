@@ -396,6 +396,17 @@ test('createBackend: js, wasm and auto; unknown names are user errors', async ()
   await assert.rejects(createBackend('cuda'), (e: unknown) => e instanceof UserError && /unknown backend/.test(e.message));
 });
 
+test('a download resolves to the slice as the calls before it left it, whatever is called after', async () => {
+  for (const be of [new JsBackend(), await backendOf('simd')]) {
+    const x = slice(be.alloc(8));
+    be.fill(x, 3);
+    const asked = be.download(x);
+    be.fill(x, 5);
+    assert.deepEqual([...await asked], new Array(8).fill(3), be.name);
+    assert.deepEqual([...await be.download(x)], new Array(8).fill(5), be.name);
+  }
+});
+
 test('a buffer of another backend is refused', async () => {
   const [a, b] = [await backendOf('simd'), await backendOf('simd')];
   assert.throws(() => b.fill(slice(a.alloc(4)), 1), /does not belong/);

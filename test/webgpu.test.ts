@@ -621,6 +621,15 @@ t('a held recording reaches the GPU whole, in one submit, as tuning times it', a
   assert.equal((await be.download(x))[63], 19);
 });
 
+t('a download resolves to the slice as the calls before it left it, whatever is recorded after', async () => {
+  const be = new WebGPUBackend(dev().device), x = slice(be.alloc(8));
+  be.fill(x, 3);
+  const asked = be.download(x);
+  be.fill(x, 5);
+  assert.deepEqual([...await asked], new Array(8).fill(3));
+  assert.deepEqual([...await be.download(x)], new Array(8).fill(5));
+});
+
 t('after each read-back the GPU gets the first dispatches soon: submits after 4, 8, 16, 32, 64, then every 128', async () => {
   const be = new WebGPUBackend(dev().device), x = slice(be.alloc(64));
   // Not 0: a fill of zeros waits for the next call, to merge with it.

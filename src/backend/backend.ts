@@ -63,6 +63,8 @@ export interface Backend {
   alloc(length: number): Buf; // zero-filled f32
   allocInt(length: number): Buf; // zero-filled i32 (token ids, targets)
   upload(dst: Slice, src: Float32Array | Int32Array): void;
+  // The slice as every call made before this one leaves it; calls made after it, before it
+  // resolves, do not change what it resolves to (so a caller may go on recording meanwhile).
   download(src: Slice): Promise<Float32Array>;
   flush(): Promise<void>;
 

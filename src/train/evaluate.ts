@@ -24,6 +24,9 @@ export async function evaluate(model: CharLM, ids: ArrayLike<number>, batch: num
   const state = model.scratchState('eval', B);
   const x = new Int32Array(seq * B), y = new Int32Array(seq * B);
   let sum = 0;
+  // Each chunk's loss is awaited only once the next chunk has been asked for, so that a GPU
+  // runs the next chunk while the host waits for the last one's loss instead of idling.
+  let last: { loss: Promise<number>; n: number } | null = null;
   for (let s = 0; s < len; s += seq) {
     const T = Math.min(seq, len - s);
     for (let t = 0; t < T; t++) {
@@ -33,7 +36,11 @@ export async function evaluate(model: CharLM, ids: ArrayLike<number>, batch: num
         y[t * B + b] = ids[i + 1];
       }
     }
-    sum += (await model.loss(x.subarray(0, T * B), y.subarray(0, T * B), T, B, state)) * T * B;
+    const loss = model.loss(x.subarray(0, T * B), y.subarray(0, T * B), T, B, state);
+    loss.catch(() => undefined); // its error is thrown where it is awaited, not as an unhandled rejection
+    if (last) sum += (await last.loss) * last.n;
+    last = { loss, n: T * B };
   }
+  if (last) sum += (await last.loss) * last.n;
   return { loss: sum / (len * B), bpc: sum / (len * B) / Math.LN2, chars: len * B };
 }
