@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { benchCorpus, benchModel, benchTrainOptions, readSpec, report, notRun, timeIterations } from './lib/common.mjs';
+import { benchCorpus, benchModel, benchTraining, readSpec, report, notRun, timeIterations } from './lib/common.mjs';
 
 const spec = readSpec();
 const root = process.cwd();
@@ -22,25 +22,13 @@ const device = backend.name === 'webgpu' ? { device: backend.label } : {};
 const info = { impl: 'ours', backend: backend.name, ...detail, ...device, backendNote, vocab: corpus.vocab.size, params: model.layout.total };
 
 if (spec.measure === 'train') {
-  const events = lib.train(model, corpus, benchTrainOptions(c, spec.warmup + spec.iters + 1))[Symbol.asyncIterator]();
+  const run = benchTraining(lib, model, corpus, c, spec.warmup + spec.iters + 1);
   let lastLoss = NaN;
   // Timed on the wall clock from one iteration event to the next, as a user's run goes: batch
   // fill, forward, backward, read-backs, clamp, optimiser step and the loop's turn of the
   // event loop (where a GPU may still be running the optimiser step).
-  const step = async () => {
-    for (;;) {
-      const { value, done } = await events.next();
-      if (done) throw new Error('training stopped before the measurement finished');
-      if (value.type === 'iteration') {
-        lastLoss = value.loss;
-        return;
-      }
-      if (value.type === 'done') throw new Error(`training stopped: ${value.message}`);
-    }
-  };
-  const t = await timeIterations(step, spec);
-  // Ending the stream here skips the final validation and checkpoint of a finished run.
-  await events.return(undefined);
+  const t = await timeIterations(async () => { lastLoss = (await run.next()).loss; }, spec);
+  await run.end();
   report({ ...info, measure: 'train', secsPerIter: t.median, n: t.n, warmup: t.warmup, secs: t.secs, firstSecs: t.first, lastLoss });
 } else if (spec.measure === 'sample') {
   let seed = 1;

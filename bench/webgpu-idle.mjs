@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { CONFIGS, DATA, benchCorpus, benchModel, benchTrainOptions, median } from './lib/common.mjs';
+import { DATA, benchCorpus, benchModel, benchTraining, configNamed, median } from './lib/common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -18,8 +18,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
   },
 });
-const c = CONFIGS[values.config.toUpperCase()];
-if (!c) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}, got ${values.config}`);
+const c = configNamed(values.config);
 const iters = Number(values.iters), warmup = Number(values.warmup);
 
 const root = process.cwd();
@@ -51,21 +50,17 @@ const corpus = benchCorpus(lib, resolve(root, DATA));
 const model = benchModel(lib, backend, c, corpus.vocab.size);
 console.log(`config ${c.name} on ${backend.label}, untuned, ${iters} iterations after ${warmup} of warm-up`);
 console.log('iteration | ms | dispatches | submits | read-backs | host ms from a read-back to the next submit');
-const it = lib.train(model, corpus, benchTrainOptions(c, warmup + iters + 1))[Symbol.asyncIterator]();
+const run = benchTraining(lib, model, corpus, c, warmup + iters + 1);
 const rows = [];
 for (let i = 0; i < warmup + iters; i++) {
   const before = { ...backend.stats }, t0 = performance.now();
   idle = 0; reads = 0;
-  for (;;) {
-    const { value, done } = await it.next();
-    if (done || value.type === 'done') throw new Error('training stopped before the measurement finished');
-    if (value.type === 'iteration') break;
-  }
+  await run.next();
   const row = { ms: performance.now() - t0, dispatches: backend.stats.dispatches - before.dispatches,
     submits: backend.stats.submits - before.submits, reads, idle };
   if (i >= warmup) rows.push(row);
   console.log(`${i + 1}${i < warmup ? ' (warm-up)' : ''} | ${row.ms.toFixed(2)} | ${row.dispatches} | ${row.submits} | ${row.reads} | ${row.idle.toFixed(3)}`);
 }
-await it.return(undefined);
+await run.end();
 console.log(`median: ${median(rows.map((r) => r.ms)).toFixed(2)} ms per iteration, of which ${median(rows.map((r) => r.idle)).toFixed(3)} ms between a read-back and the next submit`);
 process.exit(0);

@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { CONFIGS, DATA, benchCorpus, benchModel, benchTrainOptions, median } from './lib/common.mjs';
+import { DATA, benchCorpus, benchModel, benchTraining, configNamed, median } from './lib/common.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -19,8 +19,7 @@ const { values, positionals } = parseArgs({
     warmup: { type: 'string', default: '3' },
   },
 });
-const c = CONFIGS[values.config.toUpperCase()];
-if (!c) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}, got ${values.config}`);
+const c = configNamed(values.config);
 const iters = Number(values.iters), warmup = Number(values.warmup);
 const sets = positionals.length > 0 ? positionals : ['{}', '{"tune":true}'];
 
@@ -37,15 +36,12 @@ console.log(`config ${c.name} on ${base.label} (workgroups of up to ${base.tileL
 const runs = sets.map((set) => {
   const backend = new WebGPUBackend(base.device, { label: base.label, ...JSON.parse(set) });
   const model = benchModel(lib, backend, c, corpus.vocab.size);
-  const it = lib.train(model, corpus, benchTrainOptions(c, warmup + iters + 1))[Symbol.asyncIterator]();
-  return { set, backend, it, times: [], first: NaN, loss: NaN };
+  return { set, backend, run: benchTraining(lib, model, corpus, c, warmup + iters + 1), times: [], first: NaN, loss: NaN };
 });
 const iteration = async (r) => {
   const t0 = performance.now();
-  for (;;) {
-    const { value } = await r.it.next();
-    if (value.type === 'iteration') { r.loss = value.loss; return performance.now() - t0; }
-  }
+  r.loss = (await r.run.next()).loss;
+  return performance.now() - t0;
 };
 for (let i = 0; i < warmup + iters; i++) {
   for (const r of i % 2 ? runs : [...runs].reverse()) {

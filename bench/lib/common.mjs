@@ -28,6 +28,33 @@ export function benchTrainOptions(c, maxIters) {
   return { batch: c.batch, seq: c.seq, maxIters, evalEvery: 2 ** 31 - 1, sampleEvery: 0, seed: 123 };
 }
 
+/** The configuration a --config flag names (any case); an unknown name is an error. */
+export function configNamed(name) {
+  const c = CONFIGS[name.toUpperCase()];
+  if (!c) throw new Error(`--config must be one of ${Object.keys(CONFIGS).join(', ')}, got ${name}`);
+  return c;
+}
+
+/**
+ * `maxIters` iterations of the library's train() loop on a configuration: next() resolves to
+ * the next iteration event (and throws if training stops first); end() ends the run there,
+ * which skips the final validation and checkpoint of a finished one.
+ */
+export function benchTraining(lib, model, corpus, c, maxIters) {
+  const events = lib.train(model, corpus, benchTrainOptions(c, maxIters))[Symbol.asyncIterator]();
+  return {
+    async next() {
+      for (;;) {
+        const { value, done } = await events.next();
+        if (done) throw new Error('training stopped before the measurement finished');
+        if (value.type === 'iteration') return value;
+        if (value.type === 'done') throw new Error(`training stopped: ${value.message}`);
+      }
+    },
+    end: () => events.return(undefined),
+  };
+}
+
 /**
  * Routes every outermost call of a backend method through `around(name, args, call)`; the
  * method's own calls to other methods run as they are. Accessors are left alone.

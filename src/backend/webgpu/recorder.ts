@@ -179,12 +179,13 @@ export class Recorder {
     return undefined;
   }
 
-  // The pipeline of def over bufs: its cache key, and how to make it.
-  private pipelineOf(def: KernelDef, binding: Binding): { key: string; make: () => GPUComputePipelineDescriptor } {
+  // The pipeline of def over bufs: its cache key, how to make it, and its binding's signature.
+  private pipelineOf(def: KernelDef, binding: Binding): { key: string; sig: string; make: () => GPUComputePipelineDescriptor } {
     const sig = signatureOf(binding);
     const key = `${def.key}|${binding.slotOf.join(',')}|${sig}|${binding.int.map(Number).join('')}`;
     return {
       key,
+      sig,
       make: () => {
         if (def.args.length > MAX_ARGS) throw new Error(`${def.key}: ${def.args.length} arguments, at most ${MAX_ARGS}`);
         return {
@@ -199,8 +200,7 @@ export class Recorder {
   // The pipeline and bind group of a call: made once per buffer-sharing pattern and per set of buffers.
   private bind(def: KernelDef, bufs: readonly GPUBuffer[]): Bound {
     const { binding, slots } = bindingOf(def, bufs);
-    const sig = signatureOf(binding);
-    const { key: pipeKey, make } = this.pipelineOf(def, binding);
+    const { key: pipeKey, sig, make } = this.pipelineOf(def, binding);
     let pipeline = this.pipelines.get(pipeKey);
     if (!pipeline) {
       pipeline = this.device.createComputePipeline(make());

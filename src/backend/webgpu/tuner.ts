@@ -20,7 +20,10 @@ export const planLabel = (p: StepPlan | GemmPlan): string =>
 // The first plan of each label: the rule's own plan first, so that a tie keeps it.
 function distinct<P extends StepPlan | GemmPlan>(plans: P[]): P[] {
   const seen = new Set<string>();
-  return plans.filter((p) => !seen.has(planLabel(p)) && seen.add(planLabel(p)));
+  return plans.filter((p) => {
+    const label = planLabel(p);
+    return !seen.has(label) && seen.add(label);
+  });
 }
 
 /**
