@@ -14,7 +14,7 @@ import { LEAD, Twins, randoms, type Pick, type Twin } from './helpers/twins.js';
 import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js';
 import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
-import { backendOptions, isSoftwareAdapter, WebGPUBackend } from '../src/backend/webgpu/index.js';
+import { backendOptions, isSoftwareAdapter, WebGPUBackend, type WebGPUBackendOptions } from '../src/backend/webgpu/index.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { doubledOf, tileFits } from '../src/backend/webgpu/kernels/tile.js';
 import { doubleGemmTile, EXTRA_TILES, T128, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
@@ -371,6 +371,58 @@ t('each time step of training costs two dispatches per layer (forward and backwa
     const [a, b] = [await perIteration(11), await perIteration(12)];
     assert.equal(b - a, 2 * 2, `${model}: ${a} dispatches at T = 11, ${b} at T = 12`);
   }
+});
+
+// An LSTM layer's forward in one dispatch (persistent; kernels/sequence.ts). On a CPU renderer,
+// which may run workgroups one after another, only where one workgroup holds every unit of its
+// rows (hidden ≤ 16 on the rule's tiles for these shapes), in dispatches of 8 steps; on a GPU its
+// workgroups of the same rows exchange h through the exchange buffer, once the first read-back's
+// probe finds them all resident.
+const cpuRenderer = (): boolean => (dev() as unknown as { samplerGroups: number }).samplerGroups === 1;
+const persistentOn = (o: WebGPUBackendOptions = {}): WebGPUBackend =>
+  new WebGPUBackend(dev().device, { persistent: true, ...(cpuRenderer() ? { samplerGroups: 1, samplerSteps: 8 } : {}), ...o });
+type SequenceState = { defs: { key: string }[]; def: { key: string }; use: boolean | null };
+const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...(be as unknown as { sequences: Map<string, SequenceState> }).sequences.values()];
+const sequencesUsed = (be: WebGPUBackend): (boolean | null)[] => sequencesOf(be).map((s) => s.use);
+
+t('persistent: an LSTM\'s forward over the sequence in one dispatch trains as js does (ragged sizes, several batch tiles, 2 layers, 1, 2 and 4 thread grids)', async () => {
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  const shapes = cpuRenderer() ? [[13, 20], [16, 7]] : [[13, 20], [100, 7], [300, 33]];
+  for (const [hidden, batch] of shapes) {
+    const config: Partial<ModelConfig> = { model: 'lstm', layers: 2, hidden, dropout: 0.2 }, be = persistentOn();
+    const ref = await traceTraining(new JsBackend(), config, corpus, { batch });
+    assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${hidden}×${batch}`, 1e-5);
+    // Training (batch × 11) and evaluation shapes, each run in the sequence kernel.
+    assert.ok(sequencesUsed(be).length >= 1 && sequencesUsed(be).every((u) => u === true), `${hidden}×${batch}: ${sequencesUsed(be)}`);
+    const grids = sequencesOf(be)[0].defs.length;
+    assert.ok(grids >= 2, `${grids} tiles`);
+    for (let g = 1; g < grids; g++) {
+      for (const s of sequencesOf(be)) s.def = s.defs[g];
+      assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${hidden}×${batch} ${sequencesOf(be)[0].def.key}`, 1e-5);
+    }
+  }
+});
+
+t('persistent: a layer\'s forward is one dispatch (or one per 8 steps on a CPU renderer), its backward one per step', async () => {
+  const corpus = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0 });
+  const be = persistentOn({ samplerSteps: 1000 }), m = CharLM.create(be, { model: 'lstm', layers: 2, hidden: 8 }, corpus.vocab.size, 1);
+  const perIteration = async (T: number): Promise<number> => {
+    const B = 3, x = Int32Array.from({ length: T * B }, (_, i) => i % corpus.vocab.size), st = m.newState(B);
+    const before = be.stats.dispatches;
+    be.fill(m.grads, 0);
+    await m.lossAndGrad(x, x, T, B, st, { train: true, seed: 1 });
+    return be.stats.dispatches - before;
+  };
+  await perIteration(11);
+  const [a, b] = [await perIteration(11), await perIteration(12)];
+  assert.equal(b - a, 2, `${a} dispatches at T = 11, ${b} at T = 12`);
+});
+
+t('persistent with tune: the sequence kernel runs where timed faster than the steps, and training matches js', async () => {
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  const config: Partial<ModelConfig> = { model: 'lstm', layers: 1, hidden: 16 }, be = persistentOn({ tune: true });
+  assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'persistent tuned', 1e-5);
+  assert.ok(sequencesUsed(be).length >= 1 && sequencesUsed(be).every((u) => typeof u === 'boolean'), `decided: ${sequencesUsed(be)}`);
 });
 
 t('gates saturate exactly and stay within the ulps WGSL allows over [−30, 30] and far beyond', async () => {
@@ -759,9 +811,11 @@ test('webgpu loader: auto takes only a hardware GPU; CPU renderers are recognise
   assert.equal(isSoftwareAdapter({ info: { vendor: 'google', architecture: '', device: 'SwiftShader Device', description: '' } } as unknown as GPUAdapter), true);
   const h200 = { info: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: '' } } as unknown as GPUAdapter;
   assert.equal(isSoftwareAdapter(h200), false);
-  // Tuning (timing plans on the device) on a GPU, not on a CPU renderer.
+  // Tuning (timing plans on the device) and the LSTM sequence kernel where timed faster, on a GPU, not on a CPU renderer.
   assert.equal(backendOptions(h200).tune, true);
+  assert.equal(backendOptions(h200).persistent, true);
   assert.equal(backendOptions(soft as unknown as GPUAdapter).tune, false);
+  assert.equal(backendOptions(soft as unknown as GPUAdapter).persistent, false);
   await assert.rejects(loadWebGPUBackend({ importDawn: fakeDawn(soft), hardwareOnly: true }), /no hardware GPU/);
   assert.equal(await tryHardwareWebGPU({ importDawn: fakeDawn(soft) }), null);
   if (!mayHaveGpu()) assert.equal((await createBackend('auto')).name, 'wasm');

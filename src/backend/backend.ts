@@ -103,6 +103,13 @@ export interface Backend {
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice,
     B: number, H: number): void;
 
+  // Optional, where a sequence's steps cost more one call at a time than together (a GPU's
+  // dispatches): an LSTM layer's forward over T steps, leaving hs, cs and act as the recurrent
+  // product and lstmStep of every step would (pre itself is not written). pre[T·B, 4H] holds
+  // x·W_ihᵀ and both biases; hs, cs [(T+1)·B, H] the state carried in at step 0's rows;
+  // act [T·B, 4H]. Returns false where it does not run them (the caller then steps).
+  lstmForward?(pre: Slice, whh: Slice, hs: Slice, cs: Slice, act: Slice, T: number, B: number, H: number): boolean;
+
   // GRU step, gates r,z,n as PyTorch. xi[B,3H] = x·W_ihᵀ + b_ih, hh[B,3H] = h·W_hhᵀ + b_hh.
   // act[B,3H] = (r, z, n); h = (1−z)⊙n + z⊙hPrev
   gruStep(xi: Slice, hh: Slice, hPrev: Slice, act: Slice, h: Slice, B: number, H: number): void;

@@ -35,12 +35,15 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
       be.copy(state.c!, cs[1]);
       return this.afterSteps(hs);
     }
-    this.project(input, LayerBase.whole(pre), T * B);
-    be.addBias(LayerBase.whole(pre), this.p.bhh, T * B, G);
-    const whh = this.packedWhh(true);
-    for (let t = 0; t < T; t++) {
-      this.recurrent(hs[t], pre[t], 1, whh);
-      be.lstmStep(pre[t], cs[t], act[t], cs[t + 1], hs[t + 1], B, H);
+    const whole = LayerBase.whole;
+    this.project(input, whole(pre), T * B);
+    be.addBias(whole(pre), this.p.bhh, T * B, G);
+    if (!be.lstmForward?.(whole(pre), this.p.whh, whole(hs), whole(cs), whole(act), T, B, H)) {
+      const whh = this.packedWhh(true);
+      for (let t = 0; t < T; t++) {
+        this.recurrent(hs[t], pre[t], 1, whh);
+        be.lstmStep(pre[t], cs[t], act[t], cs[t + 1], hs[t + 1], B, H);
+      }
     }
     be.copy(state.h, hs[T]);
     be.copy(state.c!, cs[T]);

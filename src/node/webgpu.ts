@@ -78,8 +78,9 @@ export async function loadWebGPUBackend(opts: LoadWebGPUOptions = {}): Promise<W
       : 'no WebGPU adapter found: this machine has no GPU Dawn can use (on Linux without one, install Mesa: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2), or use --backend wasm');
   }
   const device = await requestBackendDevice(adapter);
-  const own = backendOptions(adapter);
-  return new WebGPUBackend(device, { ...own, submitEvery: opts.submitEvery, tune: opts.tune ?? own.tune });
+  const own = backendOptions(adapter), tune = opts.tune ?? own.tune;
+  // Untuned, the sequence kernel would run untimed: the steps' fixed plans run instead.
+  return new WebGPUBackend(device, { ...own, submitEvery: opts.submitEvery, tune, persistent: own.persistent === true && tune });
 }
 
 /**

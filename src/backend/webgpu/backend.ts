@@ -14,7 +14,8 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { cellGatesOf, pickStep, stepK, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
+import { lstmSequenceDef, SEQUENCE_TAGS, sequenceExchangeWords } from './kernels/sequence.js';
+import { cellGatesOf, groupStepTile, pickStep, pickStepTile, stepK, stepTileFits, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
 import type { TileLimits } from './kernels/tile.js';
 import { fastest, gemmPlans, stepPlans } from './tuner.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
@@ -87,11 +88,22 @@ export interface WebGPUBackendOptions {
   /**
    * Workgroups sampling's loop (kernels/sampler.ts) may keep running at once (default 128);
    * fewer where a probe finds fewer resident together. A CPU renderer is given 1: it may run
-   * workgroups one after another whatever a probe saw.
+   * workgroups one after another whatever a probe saw (so `persistent` is limited there too).
    */
   samplerGroups?: number;
-  /** Characters per dispatch of sampling's loop at most (default: as many as asked for). */
+  /**
+   * Characters per dispatch of sampling's loop at most, and time steps per dispatch of a
+   * `persistent` sequence (default: as many as asked for).
+   */
   samplerSteps?: number;
+  /**
+   * Run an LSTM layer's forward over a whole sequence in one dispatch (kernels/sequence.ts)
+   * instead of a dispatch or two per time step (default false). Its workgroups of the same
+   * batch rows wait on one another, so it runs where a probe, at the first read-back after a
+   * shape is met, finds them all resident at once (the steps run until then, and where it
+   * does not); with `samplerGroups` 1 (a CPU renderer), only where one workgroup holds every unit.
+   */
+  persistent?: boolean;
   /**
    * Time the plans of each recurrent step and large product (tuner.ts) on this GPU the first
    * time one of that shape runs, at the next read-back, and run it on the fastest from then on,
@@ -102,6 +114,9 @@ export interface WebGPUBackendOptions {
 }
 
 interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number }
+// An LSTM forward shape's sequence kernel on X × Y workgroups, and whether it runs (null until decided).
+interface Sequence { defs: KernelDef[]; def: KernelDef; ex: GpuBuf; tag: number; X: number; Y: number; B: number; H: number; use: boolean | null; ran: boolean }
+const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, s.H) - 1;
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
@@ -128,6 +143,9 @@ export class WebGPUBackend implements Backend {
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
   private readonly samplers = new Map<string, Promise<Sampler | null>>();
+  private readonly persistent: boolean;
+  private readonly sequences = new Map<string, Sequence>();
+  private unprobed: (() => Promise<void>)[] = []; // sequences to decide at the next read-back, after tuning
 
   constructor(readonly device: GPUDevice, opts: WebGPUBackendOptions = {}) {
     this.label = opts.label ?? 'GPU';
@@ -136,6 +154,7 @@ export class WebGPUBackend implements Backend {
     this.samplerGroups = Math.max(1, opts.samplerGroups ?? 128);
     this.samplerSteps = Math.max(1, opts.samplerSteps ?? Infinity);
     this.tune = opts.tune === true;
+    this.persistent = opts.persistent === true;
     const l = device.limits;
     // The kernels run up to 256 threads per workgroup and bind up to 8 storage buffers, WebGPU's
     // default limits: only a device made with compatibility mode's lower defaults has less.
@@ -167,8 +186,22 @@ export class WebGPUBackend implements Backend {
   async download(src: Slice): Promise<Float32Array> {
     const b = this.f(src);
     this.settle();
-    const out = new Float32Array(await this.rec.read(b.buffer, 4 * src.offset, 4 * src.length));
+    // With it, in the same wait: whether a sequence kernel's wait gave up since the last read-back.
+    const ran = [...this.sequences].filter(([, s]) => s.ran), flags = ran.map(([key, s]) => {
+      s.ran = false;
+      const at = sequenceFailWord(s);
+      return this.rec.read(s.ex.buffer, 4 * at, 4).then((w) => (new Int32Array(w)[0] !== 0 ? key : null));
+    });
+    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...flags]);
+    const failed = lost.find((k) => k !== null);
+    if (failed) throw new Error(`the LSTM sequence kernel's workgroups lost step with each other (a wait on the GPU gave up; ${failed}): --no-tune (or the persistent option off) runs the steps one by one`);
+    const out = new Float32Array(data);
     if (this.untuned.size > 0) await this.tuneShapes();
+    if (this.unprobed.length > 0) {
+      const decide = this.unprobed;
+      this.unprobed = [];
+      for (const d of decide) await d();
+    }
     return out;
   }
 
@@ -296,6 +329,89 @@ export class WebGPUBackend implements Backend {
     this.map(cells.lstmStep, [this.f(pre), this.f(cPrev), this.f(act), this.f(c), this.f(h)],
       [pre.offset, cPrev.offset, act.offset, c.offset, h.offset, B * H, H], B * H);
   }
+  lstmForward(pre: Slice, whh: Slice, hs: Slice, cs: Slice, act: Slice, T: number, B: number, H: number): boolean {
+    if (!this.persistent || T < 2) return false;
+    const t = pickStepTile('lstm', B, H, this.occupancy), X = Math.ceil(H / t.BU), Y = Math.ceil(B / t.BM);
+    // Distinct buffers, as the probe binds them (the model's are).
+    if (new Set([pre, whh, hs, cs, act].map((s) => this.f(s))).size < 5 || (X > 1 && this.samplerGroups === 1)) return false;
+    const vecW = stepVec('lstm', H, 0, whh.offset)[1], key = `${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
+    let seq = this.sequences.get(key);
+    if (!seq) {
+      // The step's tile, then on 2 and 4 thread grids along K (tile.ts): more warps to wait with.
+      const defs = [1, 2, 4].map((G) => groupStepTile(t, G)).filter((g) => stepTileFits('lstm', g, this.tileLimits))
+        .map((g) => this.defOf(`lstmSequence${stepTileName(g)}${vecW}`, () => lstmSequenceDef(g, vecW)));
+      const made: Sequence = { defs, def: defs[0], ex: this.allocate(sequenceExchangeWords(B, H), true), tag: 0, X, Y, B, H,
+        use: X === 1 && !this.tune ? true : null, ran: false };
+      if (made.use === null) this.unprobed.push(() => this.decideSequence(made, whh, T, B, H));
+      this.sequences.set(key, (seq = made));
+    }
+    if (seq.use !== true) return false;
+    this.runSequence(seq, pre, whh, hs, cs, act, T, B, H);
+    return true;
+  }
+
+  // T steps in dispatches of samplerSteps at most: a dispatch's first step reads h from hs.
+  private runSequence(seq: Sequence, pre: Slice, whh: Slice, hs: Slice, cs: Slice, act: Slice, T: number, B: number, H: number): void {
+    const bufs = [...[pre, whh, hs, cs, act].map((s) => this.f(s)), seq.ex], n = B * H;
+    for (let s0 = 0; s0 < T; s0 += this.samplerSteps) {
+      const m = Math.min(this.samplerSteps, T - s0);
+      this.run(seq.def, bufs, [pre.offset + 4 * s0 * n, whh.offset, hs.offset + s0 * n, cs.offset + s0 * n, act.offset + 4 * s0 * n, B, H, H, m, seq.tag, 0], seq.X, seq.Y);
+      seq.tag = (seq.tag + m) % SEQUENCE_TAGS;
+    }
+    seq.ran = true;
+  }
+
+  /**
+   * Whether a shape's forward runs in the sequence kernel, and on which of its tiles: those
+   * whose workgroups (more than one per batch tile) are all resident at once, as a probe of the
+   * tile's own pipeline (T = 0) on buffers bound as the model's are answers in hs[0]; with tune,
+   * the fastest of them and the steps one by one over T steps, timed on scratch as tuning times
+   * plans; else the first.
+   */
+  private async decideSequence(seq: Sequence, whh: Slice, T: number, B: number, H: number): Promise<void> {
+    const n = B * H, G = 4 * H;
+    const scratch: GpuBuf[] = [];
+    try {
+      let defs = seq.defs;
+      if (seq.X > 1) {
+        for (let i = 0; i < 5; i++) scratch.push(this.allocate(4, false));
+        const resident: KernelDef[] = [];
+        for (const def of defs) {
+          this.upload(slice(seq.ex, sequenceFailWord(seq) - 1, 1), new Int32Array(1)); // the arrival count
+          this.run(def, [...scratch, seq.ex], [0, 0, 0, 0, 0, B, H, H, 0, 0, 0], seq.X, seq.Y);
+          if ((await this.download(slice(scratch[2], 0, 1)))[0] === 1) resident.push(def);
+        }
+        defs = resident;
+      }
+      if (defs.length === 0 || !this.tune) {
+        seq.def = defs[0] ?? seq.def;
+        return void (seq.use = defs.length > 0);
+      }
+      if (!await this.accepted(() => { for (const len of [T * B * G, (T + 1) * n, (T + 1) * n, T * B * G]) scratch.push(this.allocate(len, false)); })) {
+        return void (seq.use = false);
+      }
+      const [pre, hs, cs, act] = scratch.slice(-4), at = (b: GpuBuf, t: number, w: number): Slice => slice(b, t * B * w, B * w);
+      const steps = (): void => {
+        for (let t = 0; t < T; t++) {
+          this.gemm(false, true, B, G, H, 1, at(hs, t, H), whh, 1, at(pre, t, G));
+          this.lstmStep(at(pre, t, G), at(cs, t, H), at(act, t, G), at(cs, t + 1, H), at(hs, t + 1, H), B, H);
+        }
+      };
+      const sequence = (def: KernelDef) => (): void => {
+        seq.def = def;
+        this.runSequence(seq, slice(pre), whh, slice(hs), slice(cs), slice(act), T, B, H);
+      };
+      const best = await fastest([steps, ...defs.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
+      seq.def = defs[Math.max(0, best - 1)];
+      seq.use = best > 0;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      seq.use = false; // scratch larger than the device binds
+    } finally {
+      for (const b of scratch) b.buffer.destroy();
+    }
+  }
+
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
     if (this.fuse('lstmBack', dh, B, H, [act, c, cPrev], [dc, dpre])) return;
     this.map(cells.lstmStepBackward, [this.f(act), this.f(c), this.f(cPrev), this.f(dh), this.f(dc), this.f(dpre)],

@@ -34,11 +34,12 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
 }
 
 /**
- * The backend's options for this adapter: its name; on a GPU, plans timed on it (tune); on a
- * CPU renderer, sampling's loop in one workgroup and short dispatches (llvmpipe ends any loop
- * nest after 65,535 iterations in all).
+ * The backend's options for this adapter: its name; on a GPU, plans timed on it (tune), an
+ * LSTM's forward in one dispatch where timed faster (persistent); on a CPU renderer, sampling's
+ * loop in one workgroup and short dispatches (llvmpipe ends any loop nest after 65,535
+ * iterations in all).
  */
 export function backendOptions(adapter: GPUAdapter): WebGPUBackendOptions {
   const soft = isSoftwareAdapter(adapter);
-  return { label: adapterName(adapter), tune: !soft, samplerGroups: soft ? 1 : undefined, samplerSteps: soft ? 8 : undefined };
+  return { label: adapterName(adapter), tune: !soft, persistent: !soft, samplerGroups: soft ? 1 : undefined, samplerSteps: soft ? 8 : undefined };
 }

@@ -48,7 +48,16 @@ export const tileFits = (t: TileShape, limits: TileLimits): boolean => tileThrea
  * operand's contiguous dimension (k, or m|n where kMajor): its offset and that dimension's
  * length and stride must be multiples of 4, which the caller checks.
  */
-export interface TileSide { kMajor: boolean; at: string; vec4?: boolean }
+export interface TileSide { kMajor: boolean; at: string; vec4?: boolean; read?: TileRead }
+
+/**
+ * An operand read otherwise than from its buffer, one value at a time: `issue(index)` (with
+ * `ok` in scope, false outside the operand) gives a register of `type` when the K-step's loads
+ * go out, `take(register)` the value when it is stored into workgroup memory, after the
+ * current K-step's arithmetic. A read that must wait for its value (the exchange of
+ * kernels/sequence.ts) so waits behind the arithmetic, its loads all in flight together.
+ */
+export interface TileRead { type: string; issue: (index: string) => string; take: (register: string) => string }
 
 export interface TileOptions {
   a: TileSide; b: TileSide;
@@ -121,11 +130,13 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
     };
     const guard = (code: string): string => (exact ? code : `if (e < ${(size * BK) / V}u) { ${code} }`);
     const zero = V === 1 ? '0.0' : 'vec4f(0.0)';
-    const regs = range(L).map((i) => `var p${name}${i} = ${zero};`).join(' ');
+    const regs = range(L).map((i) => `var p${name}${i} = ${s.read ? `${s.read.type}()` : zero};`).join(' ');
     // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
     // compilers (SwiftShader) take minutes over a few dozen guarded loads.
     const at = `${offset} + select(0u, ${s.at}, ok)`, read = V === 1 ? `$${name}[${at}]` : `$${name}[(${at}) / 4u]`;
-    const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = select(${zero}, ${read}, ok);`)} }`).join('\n');
+    if (s.read && V > 1) throw new Error(`tile ${BM}×${BN}k${BK}: ${name}'s own reads are not in vectors`);
+    const loaded = s.read ? s.read.issue(at) : `select(${zero}, ${read}, ok)`;
+    const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = ${loaded};`)} }`).join('\n');
     const W = name === 'A' ? WA : WB;
     const store = (set: string): string => {
       const base = tileBase(BK * stride / W, set);
@@ -136,7 +147,7 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
       const put = (p: string): string => (V === 1 ? `${ref('k', ix)} = ${p};`
         : s.kMajor && W === V ? `${name}s[${base}(k * ${stride}u + ${ix}) / ${W}u] = ${p};`
           : range(V).map((c) => `${s.kMajor ? ref('k', `${ix} + ${c}u`) : ref(`(k + ${c}u)`, ix)} = ${p}.${'xyzw'[c]};`).join(' '));
-      return range(L).map((i) => `    { ${coords(i)} ${guard(put(`p${name}${i}`))} }`).join('\n');
+      return range(L).map((i) => `    { ${coords(i)} ${guard(put(s.read ? s.read.take(`p${name}${i}`) : `p${name}${i}`))} }`).join('\n');
     };
     return { regs, load, store };
   };
