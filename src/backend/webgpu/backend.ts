@@ -381,7 +381,7 @@ export class WebGPUBackend implements Backend {
           this.run(def, [...scratch, seq.ex], [0, 0, 0, 0, 0, B, H, H, 0, 0, 0], seq.X, seq.Y);
           if ((await this.download(slice(scratch[2], 0, 1)))[0] === 1) resident.push(def);
         }
-        defs = resident;
+        seq.defs = defs = resident;
       }
       if (defs.length === 0 || !this.tune) {
         seq.def = defs[0] ?? seq.def;
