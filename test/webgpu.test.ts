@@ -375,11 +375,12 @@ t('each time step of training costs two dispatches per layer (forward and backwa
   }
 });
 
-// An LSTM layer's forward in one dispatch (persistent; kernels/sequence.ts). On a CPU renderer,
-// which may run workgroups one after another, only where one workgroup holds every unit of its
-// rows (hidden ≤ 16 on the rule's tiles for these shapes), in dispatches of 8 steps; on a GPU its
-// workgroups of the same rows exchange h through the exchange buffer, once the first read-back's
-// probe finds them all resident.
+// An LSTM layer's forward and backward in a dispatch each (persistent; kernels/sequence.ts). On a
+// CPU renderer, which may run workgroups one after another, only where one workgroup holds every
+// unit of its rows (hidden ≤ 16 forward, ≤ 32 backward on the rule's tiles for these shapes), in
+// dispatches of 8 steps; on a GPU its workgroups of the same rows exchange h (backward, the
+// gates' gradients) through the exchange buffer, once the first read-back's probe finds them all
+// resident.
 const cpuRenderer = (): boolean => (dev() as unknown as { samplerGroups: number }).samplerGroups === 1;
 const persistentOn = (o: WebGPUBackendOptions = {}): WebGPUBackend =>
   new WebGPUBackend(dev().device, { persistent: true, ...(cpuRenderer() ? { samplerGroups: 1, samplerSteps: 8 } : {}), ...o });
@@ -387,7 +388,7 @@ type SequenceState = { defs: { key: string }[]; def: { key: string }; use: boole
 const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...(be as unknown as { sequences: Map<string, SequenceState> }).sequences.values()];
 const sequencesUsed = (be: WebGPUBackend): (boolean | null)[] => sequencesOf(be).map((s) => s.use);
 
-t('persistent: an LSTM\'s forward over the sequence in one dispatch trains as js does (ragged sizes, several batch tiles, 2 layers, 1, 2 and 4 thread grids)', async () => {
+t('persistent: an LSTM\'s forward and backward over the sequence, a dispatch each, train as js does (ragged sizes, several batch tiles, 2 layers, 1, 2 and 4 thread grids)', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const shapes = cpuRenderer() ? [[13, 20], [16, 7]] : [[13, 20], [100, 7], [300, 33]];
   for (const [hidden, batch] of shapes) {
@@ -405,12 +406,15 @@ t('persistent: an LSTM\'s forward over the sequence in one dispatch trains as js
   }
 });
 
-t('persistent: a layer\'s forward is one dispatch whatever T, its backward one per step', async () => {
+t('persistent: a layer\'s forward and backward are one dispatch each, whatever T', async () => {
   const corpus = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0 });
-  const be = persistentOn({ samplerSteps: 1000 }), m = CharLM.create(be, { model: 'lstm', layers: 2, hidden: 8 }, corpus.vocab.size, 1);
+  const make = (be: WebGPUBackend): CharLM => CharLM.create(be, { model: 'lstm', layers: 2, hidden: 8 }, corpus.vocab.size, 1);
+  const m = make(persistentOn({ samplerSteps: 1000 })), steps = make(dev());
   await dispatchesPerIteration(m, 11);
-  const [a, b] = [await dispatchesPerIteration(m, 11), await dispatchesPerIteration(m, 12)];
-  assert.equal(b - a, 2, `${a} dispatches at T = 11, ${b} at T = 12`);
+  const [a, b, c] = [await dispatchesPerIteration(m, 11), await dispatchesPerIteration(m, 12), await dispatchesPerIteration(steps, 11)];
+  assert.equal(b, a, `${a} dispatches at T = 11, ${b} at T = 12`);
+  // Step by step: 2 layers × (11 forward + 11 backward, the last without its product) … here 2 × 2.
+  assert.ok(a <= c - 2 * 2 * 10, `${a} dispatches, ${c} step by step`);
 });
 
 t('persistent with tune: the sequence kernel runs where timed faster than the steps, and training matches js', async () => {

@@ -109,6 +109,10 @@ export interface Backend {
   // x·W_ihᵀ and both biases; hs, cs [(T+1)·B, H] the state carried in at step 0's rows;
   // act [T·B, 4H]. Returns false where it does not run them (the caller then steps).
   lstmForward?(pre: Slice, whh: Slice, hs: Slice, cs: Slice, act: Slice, T: number, B: number, H: number): boolean;
+  // Its backward likewise: from the last step down, as lstmStepBackward and the product of each
+  // step's gradients into the step before's dh would leave dh, dc and dpre. act, dpre [T·B, 4H];
+  // cs [(T+1)·B, H]; dh [T·B, H] dL/dh from above; dc [B, H] zero.
+  lstmBackward?(act: Slice, cs: Slice, dh: Slice, dc: Slice, dpre: Slice, whh: Slice, T: number, B: number, H: number): boolean;
 
   // GRU step, gates r,z,n as PyTorch. xi[B,3H] = x·W_ihᵀ + b_ih, hh[B,3H] = h·W_hhᵀ + b_hh.
   // act[B,3H] = (r, z, n); h = (1−z)⊙n + z⊙hPrev

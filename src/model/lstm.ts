@@ -57,13 +57,15 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
   backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { pre, act, cs, dhs, dc, hs } = this.w;
+    const whole = LayerBase.whole, dpre = whole(pre);
     be.fill(dc, 0);
-    const whh = this.packedWhh(false);
-    for (let t = T - 1; t >= 0; t--) {
-      be.lstmStepBackward(act[t], cs[t + 1], cs[t], dhs[t], dc, pre[t], B, H);
-      if (t > 0) this.recurrentBackward(pre[t], dhs[t - 1], whh);
+    if (!be.lstmBackward?.(whole(act), whole(cs), whole(dhs), dc, dpre, this.p.whh, T, B, H)) {
+      const whh = this.packedWhh(false);
+      for (let t = T - 1; t >= 0; t--) {
+        be.lstmStepBackward(act[t], cs[t + 1], cs[t], dhs[t], dc, pre[t], B, H);
+        if (t > 0) this.recurrentBackward(pre[t], dhs[t - 1], whh);
+      }
     }
-    const dpre = LayerBase.whole(pre);
     this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);
     this.biasGrads(T * B, dpre);
     this.projectBackward(this.input!, dpre, T * B, dx);

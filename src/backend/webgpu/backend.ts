@@ -14,7 +14,7 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { lstmSequenceDef, SEQUENCE_TAGS, sequenceExchangeWords } from './kernels/sequence.js';
+import { lstmSequenceDef, SEQUENCE_TAGS, sequenceExchangeWords, sequenceWidth } from './kernels/sequence.js';
 import { cellGatesOf, groupStepTile, pickStep, pickStepTile, stepK, stepTileFits, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
 import type { TileLimits } from './kernels/tile.js';
 import { fastest, gemmPlans, stepPlans } from './tuner.js';
@@ -97,11 +97,12 @@ export interface WebGPUBackendOptions {
    */
   samplerSteps?: number;
   /**
-   * Run an LSTM layer's forward over a whole sequence in one dispatch (kernels/sequence.ts)
-   * instead of a dispatch or two per time step (default false). Its workgroups of the same
-   * batch rows wait on one another, so it runs where a probe, at the first read-back after a
-   * shape is met, finds them all resident at once (the steps run until then, and where it
-   * does not); with `samplerGroups` 1 (a CPU renderer), only where one workgroup holds every unit.
+   * Run an LSTM layer's forward over a whole sequence in one dispatch, and its backward in
+   * another (kernels/sequence.ts), instead of a dispatch or two per time step (default false).
+   * Its workgroups of the same batch rows wait on one another, so it runs where a probe, at the
+   * first read-back after a shape is met, finds them all resident at once (the steps run until
+   * then, and where it does not), and with `tune` where it is also timed faster than the steps;
+   * with `samplerGroups` 1 (a CPU renderer), only where one workgroup holds every unit.
    */
   persistent?: boolean;
   /**
@@ -114,9 +115,12 @@ export interface WebGPUBackendOptions {
 }
 
 interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number }
-// An LSTM forward shape's sequence kernel on X × Y workgroups, and whether it runs (null until decided).
-interface Sequence { defs: KernelDef[]; def: KernelDef; ex: GpuBuf; tag: number; X: number; Y: number; B: number; H: number; use: boolean | null; ran: boolean }
-const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, s.H) - 1;
+// An LSTM forward or backward shape's sequence kernel on X × Y workgroups, and whether it runs (null until decided).
+interface Sequence {
+  back: boolean; defs: KernelDef[]; def: KernelDef; ex: GpuBuf; tag: number;
+  X: number; Y: number; B: number; H: number; use: boolean | null; ran: boolean;
+}
+const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, sequenceWidth(s.back, s.H)) - 1;
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
@@ -330,55 +334,84 @@ export class WebGPUBackend implements Backend {
       [pre.offset, cPrev.offset, act.offset, c.offset, h.offset, B * H, H], B * H);
   }
   lstmForward(pre: Slice, whh: Slice, hs: Slice, cs: Slice, act: Slice, T: number, B: number, H: number): boolean {
-    if (!this.persistent || T < 2) return false;
-    const t = pickStepTile('lstm', B, H, this.occupancy), X = Math.ceil(H / t.BU), Y = Math.ceil(B / t.BM);
-    // Distinct buffers, as the probe binds them (the model's are).
-    if (new Set([pre, whh, hs, cs, act].map((s) => this.f(s))).size < 5 || (X > 1 && this.samplerGroups === 1)) return false;
-    const vecW = stepVec('lstm', H, 0, whh.offset)[1], key = `${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
+    const seq = this.sequenceOf(false, whh, [pre, hs, cs, act], T, B, H);
+    if (seq) this.runSequence(seq, whh, [pre, hs, cs, act], T);
+    return seq !== null;
+  }
+  lstmBackward(act: Slice, cs: Slice, dh: Slice, dc: Slice, dpre: Slice, whh: Slice, T: number, B: number, H: number): boolean {
+    const seq = this.sequenceOf(true, whh, [act, cs, dh, dc, dpre], T, B, H);
+    if (seq) this.runSequence(seq, whh, [act, cs, dh, dc, dpre], T);
+    return seq !== null;
+  }
+
+  /**
+   * The sequence kernel (kernels/sequence.ts) for an LSTM's forward or backward of this shape,
+   * where it runs: `persistent` on, more than one step, distinct buffers (as the probe binds
+   * them; the model's are), and either one workgroup per batch tile or workgroups that can wait
+   * on one another (not a CPU renderer). The first call of a shape notes it to be decided at
+   * the next read-back (decideSequence), and the steps run until then.
+   */
+  private sequenceOf(back: boolean, whh: Slice, others: Slice[], T: number, B: number, H: number): Sequence | null {
+    if (!this.persistent || T < 2) return null;
+    const kind = back ? 'lstmBack' : 'lstm', t = pickStepTile(kind, B, H, this.occupancy), X = Math.ceil(H / t.BU), Y = Math.ceil(B / t.BM);
+    if (new Set([whh, ...others].map((s) => this.f(s))).size <= others.length || (X > 1 && this.samplerGroups === 1)) return null;
+    const vecW = stepVec(kind, H, 0, whh.offset)[1], key = `${kind} ${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
     let seq = this.sequences.get(key);
     if (!seq) {
       // The step's tile, then on 2 and 4 thread grids along K (tile.ts): more warps to wait with.
-      const defs = [1, 2, 4].map((G) => groupStepTile(t, G)).filter((g) => stepTileFits('lstm', g, this.tileLimits))
-        .map((g) => this.defOf(`lstmSequence${stepTileName(g)}${vecW}`, () => lstmSequenceDef(g, vecW)));
-      const made: Sequence = { defs, def: defs[0], ex: this.allocate(sequenceExchangeWords(B, H), true), tag: 0, X, Y, B, H,
-        use: X === 1 && !this.tune ? true : null, ran: false };
-      if (made.use === null) this.unprobed.push(() => this.decideSequence(made, whh, T, B, H));
+      const defs = [1, 2, 4].map((G) => groupStepTile(t, G)).filter((g) => stepTileFits(kind, g, this.tileLimits))
+        .map((g) => this.defOf(`lstmSequence${kind}${stepTileName(g)}${vecW}`, () => lstmSequenceDef(back, g, vecW)));
+      const made: Sequence = { back, defs, def: defs[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(back, H)), true), tag: 0,
+        X, Y, B, H, use: X === 1 && !this.tune ? true : null, ran: false };
+      if (made.use === null) this.unprobed.push(() => this.decideSequence(made, whh, T));
       this.sequences.set(key, (seq = made));
     }
-    if (seq.use !== true) return false;
-    this.runSequence(seq, pre, whh, hs, cs, act, T, B, H);
-    return true;
+    return seq.use === true ? seq : null;
   }
 
-  // T steps in dispatches of samplerSteps at most: a dispatch's first step reads h from hs.
-  private runSequence(seq: Sequence, pre: Slice, whh: Slice, hs: Slice, cs: Slice, act: Slice, T: number, B: number, H: number): void {
-    const bufs = [...[pre, whh, hs, cs, act].map((s) => this.f(s)), seq.ex], n = B * H;
-    for (let s0 = 0; s0 < T; s0 += this.samplerSteps) {
-      const m = Math.min(this.samplerSteps, T - s0);
-      this.run(seq.def, bufs, [pre.offset + 4 * s0 * n, whh.offset, hs.offset + s0 * n, cs.offset + s0 * n, act.offset + 4 * s0 * n, B, H, H, m, seq.tag, 0], seq.X, seq.Y);
-      seq.tag = (seq.tag + m) % SEQUENCE_TAGS;
+  // T steps in dispatches of samplerSteps at most, `s` the kernel's buffers but W_hh and the
+  // exchange: forward (pre, hs, cs, act) from the first step, backward (act, cs, dh, dc, dpre)
+  // from the last.
+  private runSequence(seq: Sequence, whh: Slice, s: Slice[], T: number): void {
+    const { B, H } = seq, n = B * H, most = this.samplerSteps, run = (args: number[]): void => {
+      const bufs = seq.back ? [...s, whh] : [s[0], whh, ...s.slice(1)];
+      this.run(seq.def, [...bufs.map((b) => this.f(b)), seq.ex], args, seq.X, seq.Y);
+      seq.tag = (seq.tag + args[args.length - 4]) % SEQUENCE_TAGS;
+    };
+    if (!seq.back) {
+      const [pre, hs, cs, act] = s;
+      for (let s0 = 0; s0 < T; s0 += most) {
+        run([pre.offset + 4 * s0 * n, whh.offset, hs.offset + s0 * n, cs.offset + s0 * n, act.offset + 4 * s0 * n, B, H, H, Math.min(most, T - s0), seq.tag, 1, 0]);
+      }
+    } else {
+      const [act, cs, dh, dc, dpre] = s;
+      for (let end = T, lo = Math.max(0, T - most); end > 0; end = lo, lo = Math.max(0, lo - most)) {
+        run([act.offset + 4 * lo * n, cs.offset + lo * n, dh.offset + lo * n, dc.offset, dpre.offset + 4 * lo * n, whh.offset, B, H, 4 * H, end - lo, seq.tag, end === T ? 1 : 0, 0]);
+      }
     }
     seq.ran = true;
   }
 
   /**
-   * Whether a shape's forward runs in the sequence kernel, and on which of its tiles: those
+   * Whether a shape's sequence runs in the sequence kernel, and on which of its tiles: those
    * whose workgroups (more than one per batch tile) are all resident at once, as a probe of the
-   * tile's own pipeline (T = 0) on buffers bound as the model's are answers in hs[0]; with tune,
-   * the fastest of them and the steps one by one over T steps, timed on scratch as tuning times
+   * tile's own pipeline (T = 0) on buffers bound as the model's are answers; with tune, the
+   * fastest of them and the steps one by one over T steps, timed on scratch as tuning times
    * plans; else the first.
    */
-  private async decideSequence(seq: Sequence, whh: Slice, T: number, B: number, H: number): Promise<void> {
-    const n = B * H, G = 4 * H;
+  private async decideSequence(seq: Sequence, whh: Slice, T: number): Promise<void> {
+    const { B, H, back } = seq, n = B * H, G = 4 * H;
     const scratch: GpuBuf[] = [];
     try {
       let defs = seq.defs;
       if (seq.X > 1) {
-        for (let i = 0; i < 5; i++) scratch.push(this.allocate(4, false));
+        // Every buffer scratch but the exchange; the probe's answer in the third (hs, or dh).
+        for (let i = 1; i < defs[0].bufs.length; i++) scratch.push(this.allocate(4, false));
+        const args = defs[0].args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(back, H) : 0));
         const resident: KernelDef[] = [];
         for (const def of defs) {
           this.upload(slice(seq.ex, sequenceFailWord(seq) - 1, 1), new Int32Array(1)); // the arrival count
-          this.run(def, [...scratch, seq.ex], [0, 0, 0, 0, 0, B, H, H, 0, 0, 0], seq.X, seq.Y);
+          this.run(def, [...scratch, seq.ex], args, seq.X, seq.Y);
           if ((await this.download(slice(scratch[2], 0, 1)))[0] === 1) resident.push(def);
         }
         seq.defs = defs = resident;
@@ -387,19 +420,27 @@ export class WebGPUBackend implements Backend {
         seq.def = defs[0] ?? seq.def;
         return void (seq.use = defs.length > 0);
       }
-      if (!await this.accepted(() => { for (const len of [T * B * G, (T + 1) * n, (T + 1) * n, T * B * G]) scratch.push(this.allocate(len, false)); })) {
-        return void (seq.use = false);
-      }
-      const [pre, hs, cs, act] = scratch.slice(-4), at = (b: GpuBuf, t: number, w: number): Slice => slice(b, t * B * w, B * w);
-      const steps = (): void => {
-        for (let t = 0; t < T; t++) {
-          this.gemm(false, true, B, G, H, 1, at(hs, t, H), whh, 1, at(pre, t, G));
-          this.lstmStep(at(pre, t, G), at(cs, t, H), at(act, t, G), at(cs, t + 1, H), at(hs, t + 1, H), B, H);
+      const lengths = back ? [T * B * G, (T + 1) * n, T * n, n, T * B * G] : [T * B * G, (T + 1) * n, (T + 1) * n, T * B * G];
+      if (!await this.accepted(() => { for (const len of lengths) scratch.push(this.allocate(len, false)); })) return void (seq.use = false);
+      const bufs = scratch.slice(-lengths.length), at = (b: GpuBuf, t: number, w: number): Slice => slice(b, t * B * w, B * w);
+      const steps = back
+        ? (): void => {
+          const [act, cs, dh, dc, dpre] = bufs;
+          for (let t = T - 1; t >= 0; t--) {
+            this.lstmStepBackward(at(act, t, G), at(cs, t + 1, H), at(cs, t, H), at(dh, t, H), slice(dc), at(dpre, t, G), B, H);
+            if (t > 0) this.gemm(false, false, B, H, G, 1, at(dpre, t, G), whh, 1, at(dh, t - 1, H));
+          }
         }
-      };
+        : (): void => {
+          const [pre, hs, cs, act] = bufs;
+          for (let t = 0; t < T; t++) {
+            this.gemm(false, true, B, G, H, 1, at(hs, t, H), whh, 1, at(pre, t, G));
+            this.lstmStep(at(pre, t, G), at(cs, t, H), at(act, t, G), at(cs, t + 1, H), at(hs, t + 1, H), B, H);
+          }
+        };
       const sequence = (def: KernelDef) => (): void => {
         seq.def = def;
-        this.runSequence(seq, slice(pre), whh, slice(hs), slice(cs), slice(act), T, B, H);
+        this.runSequence(seq, whh, bufs.map((b) => slice(b)), T);
       };
       const best = await fastest([steps, ...defs.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
       seq.def = defs[Math.max(0, best - 1)];

@@ -38,19 +38,25 @@ export const lstmStep: KernelDef = {
       a.oAct + b * 4u * a.H + j, a.H, i);`),
 };
 
+// One LSTM unit's backward from its gates, cell, previous cell, dc from the step after and dh:
+// the four gates' gradients and dc for the step before. Every kernel that steps an LSTM back.
+export const LSTM_BACK_MATH_WGSL = /* wgsl */ `
+struct LstmGrad { di: f32, df: f32, dg: f32, do_: f32, dcPrev: f32 }
+
+fn lstmBackMath(ig: f32, fg: f32, gg: f32, og: f32, c: f32, cPrev: f32, dc: f32, dh: f32) -> LstmGrad {
+  let tc = tanh_(c);
+  let dct = dc + dh * og * (1.0 - tc * tc);
+  return LstmGrad(dct * gg * ig * (1.0 - ig), dct * cPrev * fg * (1.0 - fg), dct * ig * (1.0 - gg * gg), dh * tc * og * (1.0 - og), dct * fg);
+}`;
+
 // Unit j of row b of the LSTM backward, given dh: writes dpre's four gates, dc ← dcPrev.
-export const LSTM_BACKWARD_WGSL = /* wgsl */ `
+export const LSTM_BACKWARD_WGSL = LSTM_BACK_MATH_WGSL + /* wgsl */ `
 fn lstmCellBackward(dhv: f32, i: u32, b: u32, j: u32, H: u32) {
   let ao = a.oAct + b * 4u * H + j;
-  let ig = $act[ao]; let fg = $act[ao + H]; let gg = $act[ao + 2u * H]; let og = $act[ao + 3u * H];
-  let tc = tanh_($c[a.oC + i]);
-  let dct = $dc[a.oDc + i] + dhv * og * (1.0 - tc * tc);
+  let q = lstmBackMath($act[ao], $act[ao + H], $act[ao + 2u * H], $act[ao + 3u * H], $c[a.oC + i], $cPrev[a.oCp + i], $dc[a.oDc + i], dhv);
   let d = a.oDpre + b * 4u * H + j;
-  $dpre[d] = dct * gg * ig * (1.0 - ig);
-  $dpre[d + H] = dct * $cPrev[a.oCp + i] * fg * (1.0 - fg);
-  $dpre[d + 2u * H] = dct * ig * (1.0 - gg * gg);
-  $dpre[d + 3u * H] = dhv * tc * og * (1.0 - og);
-  $dc[a.oDc + i] = dct * fg;
+  $dpre[d] = q.di; $dpre[d + H] = q.df; $dpre[d + 2u * H] = q.dg; $dpre[d + 3u * H] = q.do_;
+  $dc[a.oDc + i] = q.dcPrev;
 }`;
 
 export const lstmStepBackward: KernelDef = {
