@@ -443,8 +443,13 @@ export class WebGPUBackend implements Backend {
         this.runSequence(seq, whh, bufs.map((b) => slice(b)), T);
       };
       const best = await fastest([steps, ...defs.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
+      // A tile whose wait gave up while timed loses to the steps, and the flag is cleared.
+      const flag = slice(seq.ex, sequenceFailWord(seq), 1);
+      seq.ran = false;
+      const lost = new Int32Array(await this.rec.read(seq.ex.buffer, 4 * flag.offset, 4))[0] !== 0;
+      if (lost) this.upload(flag, new Int32Array(1));
       seq.def = defs[Math.max(0, best - 1)];
-      seq.use = best > 0;
+      seq.use = best > 0 && !lost;
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       seq.use = false; // scratch larger than the device binds
