@@ -1,6 +1,7 @@
 // LSTM over a whole sequence, as torch-rnn's LSTM.lua: one product for the input
-// projection, the recurrent product and fused gate kernel per step, one product per
-// weight gradient. hs and cs hold T+1 slots: slot 0 is the initial state.
+// projection, the recurrent product and fused gate kernel per step (or one call for all the
+// steps, forward or backward, where the backend has one), one product per weight gradient.
+// hs and cs hold T+1 slots: slot 0 is the initial state.
 import type { Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
@@ -66,7 +67,7 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
         if (t > 0) this.recurrentBackward(pre[t], dhs[t - 1], whh);
       }
     }
-    this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);
+    this.recurrentWeightGrads(dpre, whole(hs), T * B);
     this.biasGrads(T * B, dpre);
     this.projectBackward(this.input!, dpre, T * B, dx);
   }
