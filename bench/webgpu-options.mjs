@@ -5,7 +5,8 @@
 // Each set trains its own model of the configuration; their iterations alternate (in turn
 // reversed every other round), so that whatever else the machine does falls on all alike.
 // Prints each set's median and least time per iteration after the warm-up (which holds any
-// tuning), its first iteration's time, its last loss, and the plans tuning picked.
+// tuning), its first iteration's time, its last loss, the plans tuning picked, and how each
+// LSTM sequence runs (persistent).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -54,5 +55,7 @@ for (const r of runs) {
   console.log(`${r.set}: median ${median(r.times).toFixed(2)} ms, least ${Math.min(...r.times).toFixed(2)} ms per iteration (the first, compiling and any tuning: ${(r.first / 1000).toFixed(2)} s), last loss ${r.loss}`);
   const tuned = [...r.backend.tunedPlans()].map(([shape, plan]) => `${shape}: ${planLabel(plan)}`);
   if (tuned.length > 0) console.log(`  tuned: ${tuned.join('; ')}`);
+  const sequences = [...r.backend.sequencePlans()].map(([shape, how]) => `${shape}: ${how}`);
+  if (sequences.length > 0) console.log(`  sequences: ${sequences.join('; ')}`);
 }
 process.exit(0);

@@ -212,6 +212,11 @@ export class WebGPUBackend implements Backend {
   /** The plan timed fastest for each shape tuned so far (tune option), by shape. */
   tunedPlans(): ReadonlyMap<string, StepPlan | GemmPlan> { return new Map<string, StepPlan | GemmPlan>([...this.tunedSteps, ...this.tunedGemms]); }
 
+  /** How each LSTM sequence shape met so far runs (persistent option): its kernel, or 'steps'; 'undecided' until the first read-back after it. */
+  sequencePlans(): ReadonlyMap<string, string> {
+    return new Map([...this.sequences].map(([shape, s]) => [shape, s.use === null ? 'undecided' : s.use ? s.def.key : 'steps']));
+  }
+
   flush(): Promise<void> {
     this.settle();
     return this.rec.done();
