@@ -384,9 +384,9 @@ t('each time step of training costs two dispatches per layer (forward and backwa
 const cpuRenderer = (): boolean => (dev() as unknown as { samplerGroups: number }).samplerGroups === 1;
 const persistentOn = (o: WebGPUBackendOptions = {}): WebGPUBackend =>
   new WebGPUBackend(dev().device, { persistent: true, ...(cpuRenderer() ? { samplerGroups: 1, samplerSteps: 8 } : {}), ...o });
-type SequenceState = { defs: { key: string }[]; def: { key: string }; use: boolean | null };
+type SequenceState = { defs: { key: string }[]; def: { key: string } };
 const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...(be as unknown as { sequences: Map<string, SequenceState> }).sequences.values()];
-const sequencesUsed = (be: WebGPUBackend): (boolean | null)[] => sequencesOf(be).map((s) => s.use);
+const sequencesRun = (be: WebGPUBackend): string[] => [...be.sequencePlans().values()];
 
 t('persistent: an LSTM\'s forward and backward over the sequence, a dispatch each, train as js does (ragged sizes, several batch tiles, 2 layers, 1, 2 and 4 thread grids)', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
@@ -396,7 +396,8 @@ t('persistent: an LSTM\'s forward and backward over the sequence, a dispatch eac
     const ref = await traceTraining(new JsBackend(), config, corpus, { batch });
     assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${hidden}×${batch}`, 1e-5);
     // Training (batch × 11) and evaluation shapes, each run in the sequence kernel.
-    assert.ok(sequencesUsed(be).length >= 1 && sequencesUsed(be).every((u) => u === true), `${hidden}×${batch}: ${sequencesUsed(be)}`);
+    const run = sequencesRun(be);
+    assert.ok(run.length >= 2 && run.every((k) => k.startsWith('lstmSequence')), `${hidden}×${batch}: ${run}`);
     const grids = sequencesOf(be)[0].defs.length;
     assert.ok(grids >= 2, `${grids} tiles`);
     for (let g = 1; g < grids; g++) {
@@ -421,7 +422,8 @@ t('persistent with tune: the sequence kernel runs where timed faster than the st
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const config: Partial<ModelConfig> = { model: 'lstm', layers: 1, hidden: 16 }, be = persistentOn({ tune: true });
   assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'persistent tuned', 1e-5);
-  assert.ok(sequencesUsed(be).length >= 1 && sequencesUsed(be).every((u) => typeof u === 'boolean'), `decided: ${sequencesUsed(be)}`);
+  const run = sequencesRun(be);
+  assert.ok(run.length >= 2 && run.every((k) => k === 'steps' || k.startsWith('lstmSequence')), `decided: ${run}`);
 });
 
 t('gates saturate exactly and stay within the ulps WGSL allows over [−30, 30] and far beyond', async () => {
