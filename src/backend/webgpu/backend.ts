@@ -16,7 +16,7 @@ import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
 import { lstmSequenceDef, SEQUENCE_TAGS, sequenceExchangeWords, sequenceWidth } from './kernels/sequence.js';
 import { cellGatesOf, groupStepTile, pickStep, pickStepTile, stepK, stepTileFits, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
-import type { TileLimits } from './kernels/tile.js';
+import { doubledOf, type TileLimits } from './kernels/tile.js';
 import { fastest, gemmPlans, stepPlans } from './tuner.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
@@ -363,8 +363,10 @@ export class WebGPUBackend implements Backend {
     const vecW = stepVec(kind, H, 0, whh.offset)[1], key = `${kind} ${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
     let seq = this.sequences.get(key);
     if (!seq) {
-      // The step's tile, then on 2 and 4 thread grids along K (tile.ts): more warps to wait with.
-      const defs = [1, 2, 4].map((G) => groupStepTile(t, G)).filter((g) => stepTileFits(kind, g, this.tileLimits))
+      // The step's tile, then on 2 and 4 thread grids along K (more warps to wait with), then
+      // those with their tiles twice in workgroup memory (one barrier per K-step; tile.ts).
+      const tiles = [1, 2, 4].map((G) => groupStepTile(t, G));
+      const defs = [...tiles, ...tiles.map(doubledOf)].filter((g) => stepTileFits(kind, g, this.tileLimits))
         .map((g) => this.defOf(`lstmSequence${kind}${stepTileName(g)}${vecW}`, () => lstmSequenceDef(back, g, vecW)));
       const made: Sequence = { back, defs, def: defs[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(back, H)), true), tag: 0,
         X, Y, B, H, use: X === 1 && !this.tune ? true : null, ran: false };
