@@ -363,11 +363,13 @@ export class WebGPUBackend implements Backend {
     const vecW = stepVec(kind, H, 0, whh.offset)[1], key = `${kind} ${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
     let seq = this.sequences.get(key);
     if (!seq) {
-      // The step's tile, then on 2 and 4 thread grids along K (more warps to wait with), then
-      // those with their tiles twice in workgroup memory (one barrier per K-step; tile.ts).
-      const tiles = [1, 2, 4].map((G) => groupStepTile(t, G));
+      // The step's tile, then with K-steps twice as long (half as many waits in a row), each on
+      // 1, 2 and 4 thread grids along K (more warps to wait with), then all of those with their
+      // tiles twice in workgroup memory (one barrier per K-step; tile.ts).
+      const tiles = [t, { ...t, BK: 2 * t.BK }].flatMap((u) => [1, 2, 4].map((G) => groupStepTile(u, G)));
       const defs = [...tiles, ...tiles.map(doubledOf)].filter((g) => stepTileFits(kind, g, this.tileLimits))
-        .map((g) => this.defOf(`lstmSequence${kind}${stepTileName(g)}${vecW}`, () => lstmSequenceDef(back, g, vecW)));
+        .map((g) => this.defOf(`lstmSequence${kind}${stepTileName(g)}${vecW}`, () => lstmSequenceDef(back, g, vecW)))
+        .filter((d, i, all) => all.indexOf(d) === i);
       const made: Sequence = { back, defs, def: defs[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(back, H)), true), tag: 0,
         X, Y, B, H, use: X === 1 && !this.tune ? true : null, ran: false };
       if (made.use === null) this.unprobed.push(() => this.decideSequence(made, whh, T));
