@@ -388,7 +388,7 @@ type SequenceState = { defs: { key: string }[]; def: { key: string } };
 const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...(be as unknown as { sequences: Map<string, SequenceState> }).sequences.values()];
 const sequencesRun = (be: WebGPUBackend): string[] => [...be.sequencePlans().values()];
 
-t('persistent: an LSTM\'s forward and backward over the sequence, a dispatch each, train as js does (ragged sizes, several batch tiles, 2 layers, every tile: 1, 2 and 4 thread grids, tiles twice in workgroup memory)', async () => {
+t('persistent: an LSTM\'s forward and backward over the sequence, a dispatch each, train as js does (ragged sizes, several batch tiles, 2 layers, every candidate tile)', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const shapes = cpuRenderer() ? [[13, 20], [16, 7]] : [[13, 20], [100, 7], [300, 33]];
   for (const [hidden, batch] of shapes) {
