@@ -413,10 +413,12 @@ export class WebGPUBackend implements Backend {
     const scratch: GpuBuf[] = [];
     try {
       let defs = seq.defs;
+      // Every buffer scratch but the exchange, bound as the model's are; the probe's answer in
+      // the third (hs, or dh). Every candidate's pipeline made at once, first, as tuning's are.
+      for (let i = 1; i < defs[0].bufs.length; i++) scratch.push(this.allocate(4, false));
+      const args = defs[0].args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(back, H) : 0));
+      await this.accepted(() => this.rec.compile(() => { for (const def of defs) this.run(def, [...scratch, seq.ex], args, seq.X, seq.Y); }));
       if (seq.X > 1) {
-        // Every buffer scratch but the exchange; the probe's answer in the third (hs, or dh).
-        for (let i = 1; i < defs[0].bufs.length; i++) scratch.push(this.allocate(4, false));
-        const args = defs[0].args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(back, H) : 0));
         const resident: KernelDef[] = [];
         for (const def of defs) {
           this.upload(slice(seq.ex, sequenceFailWord(seq) - 1, 1), new Int32Array(1)); // the arrival count
