@@ -191,11 +191,12 @@ export class WebGPUBackend implements Backend {
     const b = this.f(src);
     this.settle();
     // With it, in the same wait: whether a sequence kernel's wait gave up since the last read-back.
-    const ran = [...this.sequences].filter(([, s]) => s.ran), flags = ran.map(([key, s]) => {
+    const flags: Promise<string | null>[] = [];
+    for (const [key, s] of this.sequences) {
+      if (!s.ran) continue;
       s.ran = false;
-      const at = sequenceFailWord(s);
-      return this.rec.read(s.ex.buffer, 4 * at, 4).then((w) => (new Int32Array(w)[0] !== 0 ? key : null));
-    });
+      flags.push(this.rec.read(s.ex.buffer, 4 * sequenceFailWord(s), 4).then((w) => (new Int32Array(w)[0] !== 0 ? key : null)));
+    }
     const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...flags]);
     const failed = lost.find((k) => k !== null);
     if (failed) throw new Error(`the LSTM sequence kernel's workgroups lost step with each other (a wait on the GPU gave up; ${failed}): --no-tune (or the persistent option off) runs the steps one by one`);
@@ -382,21 +383,16 @@ export class WebGPUBackend implements Backend {
   // exchange: forward (pre, hs, cs, act) from the first step, backward (act, cs, dh, dc, dpre)
   // from the last.
   private runSequence(seq: Sequence, whh: Slice, s: Slice[], T: number): void {
-    const { B, H } = seq, n = B * H, most = this.samplerSteps, run = (args: number[]): void => {
-      const bufs = seq.back ? [...s, whh] : [s[0], whh, ...s.slice(1)];
-      this.run(seq.def, [...bufs.map((b) => this.f(b)), seq.ex], args, seq.X, seq.Y);
-      seq.tag = (seq.tag + args[args.length - 4]) % SEQUENCE_TAGS;
-    };
-    if (!seq.back) {
-      const [pre, hs, cs, act] = s;
-      for (let s0 = 0; s0 < T; s0 += most) {
-        run([pre.offset + 4 * s0 * n, whh.offset, hs.offset + s0 * n, cs.offset + s0 * n, act.offset + 4 * s0 * n, B, H, H, Math.min(most, T - s0), seq.tag, 1, 0]);
-      }
-    } else {
-      const [act, cs, dh, dc, dpre] = s;
-      for (let end = T, lo = Math.max(0, T - most); end > 0; end = lo, lo = Math.max(0, lo - most)) {
-        run([act.offset + 4 * lo * n, cs.offset + lo * n, dh.offset + lo * n, dc.offset, dpre.offset + 4 * lo * n, whh.offset, B, H, 4 * H, end - lo, seq.tag, end === T ? 1 : 0, 0]);
-      }
+    const { B, H } = seq, n = B * H, most = this.samplerSteps;
+    const bufs = [...(seq.back ? [...s, whh] : [s[0], whh, ...s.slice(1)]).map((b) => this.f(b)), seq.ex];
+    // Steps lo … lo + m − 1 of T; the arguments after the offsets are M, U, K, T, tag0, first, oEx.
+    for (let done = 0; done < T; done += most) {
+      const m = Math.min(most, T - done), lo = seq.back ? T - done - m : done;
+      const offsets = seq.back
+        ? [s[0].offset + 4 * lo * n, s[1].offset + lo * n, s[2].offset + lo * n, s[3].offset, s[4].offset + 4 * lo * n, whh.offset]
+        : [s[0].offset + 4 * lo * n, whh.offset, s[1].offset + lo * n, s[2].offset + lo * n, s[3].offset + 4 * lo * n];
+      this.run(seq.def, bufs, [...offsets, B, H, sequenceWidth(seq.back, H), m, seq.tag, done === 0 ? 1 : 0, 0], seq.X, seq.Y);
+      seq.tag = (seq.tag + m) % SEQUENCE_TAGS;
     }
     seq.ran = true;
   }
@@ -421,10 +417,8 @@ export class WebGPUBackend implements Backend {
       if (seq.X > 1) {
         const resident: KernelDef[] = [];
         for (const def of defs) {
-          this.upload(slice(seq.ex, sequenceFailWord(seq) - 1, 1), new Int32Array(1)); // the arrival count
-          // A tile the device refuses (its pipeline, its workgroup) is left out, as tuning leaves out plans.
-          if (!await this.accepted(() => this.run(def, [...scratch, seq.ex], args, seq.X, seq.Y))) continue;
-          if ((await this.download(slice(scratch[2], 0, 1)))[0] === 1) resident.push(def);
+          const probe = (): void => this.run(def, [...scratch, seq.ex], args, seq.X, seq.Y);
+          if (await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(scratch[2], 0, 1), probe)) resident.push(def);
         }
         seq.defs = defs = resident;
       }
@@ -565,14 +559,24 @@ export class WebGPUBackend implements Backend {
     for (const want of tries) {
       const groups = Math.ceil(s.H / Math.ceil(s.H / want)); // every workgroup owns units
       if (groups > 1) {
-        this.upload(slice(ex, exchangeWords(s) - 1, 1), new Int32Array(1)); // the arrival count
-        this.run(def, [params, h, c, this.scratchFor('probe-ids', 1, true), this.f(flag), ex],
+        const probe = (): void => this.run(def, [params, h, c, this.scratchFor('probe-ids', 1, true), this.f(flag), ex],
           [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], groups);
-        if ((await this.download(flag))[0] !== 1) continue;
+        if (!await this.allResident(slice(ex, exchangeWords(s) - 1, 1), flag, probe)) continue;
       }
       return { def, groups, ex, step: 0 };
     }
     return null;
+  }
+
+  /**
+   * Whether the workgroups of a kernel that wait on one another are all resident at once: `probe`
+   * records its probe (kernels/exchange.ts probeWgsl), which counts arrivals in `arrival`, zeroed
+   * first, and answers 1 in `answer` if all came. A probe the device refuses (its pipeline, its
+   * workgroup size) answers no, as tuning leaves out a plan it refuses.
+   */
+  private async allResident(arrival: Slice, answer: Slice, probe: () => void): Promise<boolean> {
+    this.upload(arrival, new Int32Array(1));
+    return await this.accepted(probe) && (await this.download(answer))[0] === 1;
   }
 
   rmsprop(p: Slice, g: Slice, cache: Slice, lr: number, decay: number, eps: number): void {

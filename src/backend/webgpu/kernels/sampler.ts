@@ -16,11 +16,12 @@
 //
 // All workgroups must run at once: one that waits for another that has not started yet would
 // wait for ever. The backend first probes the count (n = 0: each arrives, then waits for all),
-// and every wait gives up after SPIN polls, so a miscount ends in an error, not a hang.
+// and every wait gives up after 2²⁰ polls (exchange.ts), so a miscount ends in an error, not a hang.
 import type { KernelDef } from '../program.js';
 import { GRU_MATH_WGSL, LSTM_MATH_WGSL } from './cells.js';
 import { DRAW_WGSL, reduceWgsl } from './loss.js';
 import { cellGatesOf } from './step.js';
+import { exchangeWgsl, probeWgsl } from './exchange.js';
 
 export type SamplerCell = 'lstm' | 'gru' | 'rnn';
 
@@ -34,8 +35,6 @@ export interface SamplerShape {
 
 export const SAMPLER_WG = 256; // threads per workgroup
 export const SAMPLER_UNITS = 256; // hidden units per workgroup at most: one thread applies each one's cell
-const SPIN = 1 << 20; // polls before a wait gives up
-const PROBE_SPIN = 1 << 16;
 
 /** Words of the exchange buffer: two slots of H values per layer, two words each, then the flags. */
 export const exchangeWords = (s: SamplerShape): number => 4 * s.L * s.H + 2;
@@ -75,7 +74,7 @@ ${n.cst > 0 ? `var<workgroup> cst: array<f32, ${n.cst}>; // the cells of the own
 var<workgroup> lg: array<f32, ${V}>; // the logits, then their probabilities
 var<workgroup> red: array<vec2f, ${NT}>; // the lanes' partial sums of a row
 var<workgroup> cur: u32;
-var<private> failed: bool;
+${exchangeWgsl(`a.oEx + ${fail}u`)}
 
 // lg holds the probabilities by the time of the draw.
 fn prob(v: u32) -> f32 {
@@ -83,39 +82,15 @@ fn prob(v: u32) -> f32 {
 }
 ${DRAW_WGSL}
 
-// The low or high half of word i, once it carries the tag.
-fn half(i: u32, tag: u32) -> u32 {
-  if (!failed) {
-    for (var n = 0u; n < ${SPIN}u; n++) {
-      let w = bitcast<u32>(atomicLoad(&$ex[a.oEx + i]));
-      if ((w >> 16u) == tag) { return w & 0xffffu; }
-      if ((n & 1023u) == 1023u && atomicLoad(&$ex[a.oEx + ${fail}u]) != 0) { break; }
-    }
-    failed = true;
-    atomicStore(&$ex[a.oEx + ${fail}u], 1);
-  }
-  return 0u;
-}
-
-// The half a word holds once it carries the tag: w as read, or read again until it does.
-fn settle(w: u32, i: u32, tag: u32) -> u32 {
-  if ((w >> 16u) == tag) { return w & 0xffffu; }
-  return half(i, tag);
-}
-
 // xv[at + i] = slot's h[i] for every i, once written with the tag. A thread's words are all
 // read before any is looked at, so that their round trips to memory overlap.
 fn take(slot: u32, tag: u32, at: u32, t: u32) {
-  let w0 = 2u * slot * H;
+  let w0 = a.oEx + 2u * slot * H;
 ${takeCode(H)}
 }
 
 fn put(slot: u32, j: u32, tag: u32, v: f32) {
-  let w = a.oEx + 2u * (slot * H + j);
-  let bits = bitcast<u32>(v);
-  let hi = tag << 16u;
-  atomicStore(&$ex[w], bitcast<i32>(hi | (bits & 0xffffu)));
-  atomicStore(&$ex[w + 1u], bitcast<i32>(hi | (bits >> 16u)));
+  exPut(a.oEx + 2u * (slot * H + j), tag, v);
 }
 
 // Σ_k w[k]·xv[x0 + k] over this lane's k (lane, lane + tpr, …), in four independent sums
@@ -147,15 +122,7 @@ ${cell === 'lstm' ? LSTM_MATH_WGSL : cell === 'gru' ? GRU_MATH_WGSL : ''}
 fn main(@builtin(workgroup_id) wgid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
   if (a.n == 0u) {
     // The probe: are all nwg workgroups resident at once?
-    if (t == 0u) {
-      atomicAdd(&$ex[a.oEx + ${arrive}u], 1);
-      var all = false;
-      for (var n = 0u; n < ${PROBE_SPIN}u; n++) {
-        if (u32(atomicLoad(&$ex[a.oEx + ${arrive}u])) >= nwg.x) { all = true; break; }
-      }
-      if (wgid.x == 0u) { $drawn[a.oDrawn] = select(0.0, 1.0, all); }
-    }
-    return;
+${probeWgsl({ lead: 't == 0u', arrive: `a.oEx + ${arrive}u`, count: 'nwg.x', first: 'wgid.x == 0u', answer: '$drawn[a.oDrawn]' })}
   }
   let U = (H + nwg.x - 1u) / nwg.x; // units per workgroup: the backend makes every workgroup own some
   let u0 = wgid.x * U;
@@ -286,9 +253,9 @@ function takeCode(H: number): string {
   const per = Math.ceil(H / SAMPLER_WG), vs = Array.from({ length: per }, (_, v) => v);
   return [
     ...vs.map((v) => `  let i${v} = min(t + ${v * SAMPLER_WG}u, H - 1u);`),
-    ...vs.map((v) => `  let lo${v} = bitcast<u32>(atomicLoad(&$ex[a.oEx + w0 + 2u * i${v}]));\n  let hi${v} = bitcast<u32>(atomicLoad(&$ex[a.oEx + w0 + 2u * i${v} + 1u]));`),
+    ...vs.map((v) => `  let lo${v} = bitcast<u32>(atomicLoad(&$ex[w0 + 2u * i${v}]));\n  let hi${v} = bitcast<u32>(atomicLoad(&$ex[w0 + 2u * i${v} + 1u]));`),
     ...vs.map((v) => `  if (t + ${v * SAMPLER_WG}u < H) {
-    xv[at + i${v}] = bitcast<f32>(settle(lo${v}, w0 + 2u * i${v}, tag) | (settle(hi${v}, w0 + 2u * i${v} + 1u, tag) << 16u));
+    xv[at + i${v}] = bitcast<f32>(exSettle(lo${v}, w0 + 2u * i${v}, tag) | (exSettle(hi${v}, w0 + 2u * i${v} + 1u, tag) << 16u));
   }`),
   ].join('\n');
 }

@@ -24,16 +24,14 @@
 //
 // Workgroups of the same rows wait on one another, so all must be resident: the backend probes
 // that first (T = 0: each arrives, then waits for all; 1 in the probed buffer's first float if
-// so), and a wait gives up after SPIN polls and sets a flag the backend reads back: a miscount
-// ends in an error, not a hang.
+// so), and a wait gives up after 2²⁰ polls and sets a flag the backend reads back: a miscount
+// ends in an error, not a hang. The exchange's words and the probe are exchange.ts's.
 import type { KernelDef } from '../program.js';
 import { LSTM_BACK_MATH_WGSL, LSTM_MATH_WGSL } from './cells.js';
 import { vecKey } from './gemm.js';
 import { stepTileName, stepTileShape, type StepTile } from './step.js';
 import { gemmTileCode } from './tile.js';
-
-const SPIN = 1 << 20; // polls before a wait gives up
-const PROBE_SPIN = 1 << 16;
+import { exchangeWgsl, probeWgsl } from './exchange.js';
 
 /** Distinct tags of the exchange, an even number so that consecutive steps' slots alternate. */
 export const SEQUENCE_TAGS = 65534;
@@ -104,13 +102,12 @@ fn cell(b: u32, j: u32, g0: f32) {
   let e = b * 4u * a.U + j;
   put(e, q.di); put(e + a.U, q.df); put(e + 2u * a.U, q.dg); put(e + 3u * a.U, q.do_);
 }`;
-  const probed = back ? 'dh' : 'hs', probedOffset = back ? 'a.oDh' : 'a.oH';
   const code = /* wgsl */ `
 const NONE: u32 = 0xffffffffu; // no value: outside the operand, or nothing before the first step
 const PLAIN: u32 = 0xfffffffeu; // x holds the value itself (a forward dispatch's first h, from hs)
 var<private> step: u32;
 var<private> want: u32; // the tag of the step before
-var<private> failed: bool; // a wait gave up: the others return at once
+${exchangeWgsl('a.oEx + 4u * a.M * a.K + 1u')}
 
 fn tagOf(s: u32) -> u32 {
   return (a.tag0 + s) % ${SEQUENCE_TAGS}u + 1u;
@@ -124,55 +121,25 @@ ${back ? '' : '  if (step == 0u) { return vec3u(bitcast<u32>($hs[a.oH + i]), 0u,
   return vec3u(bitcast<u32>(atomicLoad(&$ex[w])), bitcast<u32>(atomicLoad(&$ex[w + 1u])), w);
 }
 
-// The half of word w once it carries the tag: v as loaded, else read until it does; all ones
-// (NaN, with the other half) if it never does, and the flag set, which the host reads back
-// and every other wait heeds.
-fn settle(v: u32, w: u32) -> u32 {
-  if ((v >> 16u) == want) { return v & 0xffffu; }
-  let flag = a.oEx + 4u * a.M * a.K + 1u;
-  if (!failed) {
-    for (var n = 0u; n < ${SPIN}u; n++) {
-      let x = bitcast<u32>(atomicLoad(&$ex[w]));
-      if ((x >> 16u) == want) { return x & 0xffffu; }
-      if ((n & 1023u) == 1023u && atomicLoad(&$ex[flag]) != 0) { break; }
-    }
-    failed = true;
-    atomicStore(&$ex[flag], 1);
-  }
-  return 0xffffu;
-}
-
+// The value once both words carry the step before's tag (NaN if a wait gave up: the flag,
+// which the host reads back, is then set).
 fn xTake(q: vec3u) -> f32 {
   if (q.z == NONE) { return 0.0; }
   if (q.z == PLAIN) { return bitcast<f32>(q.x); }
-  return bitcast<f32>(settle(q.x, q.z) | (settle(q.y, q.z + 1u) << 16u));
+  return bitcast<f32>(exSettle(q.x, q.z, want) | (exSettle(q.y, q.z + 1u, want) << 16u));
 }
 
 // Value i of this step's, out to the exchange with its tag.
 fn put(i: u32, v: f32) {
   let tag = tagOf(step);
-  let w = a.oEx + 2u * ((tag & 1u) * a.M * a.K + i);
-  let bits = bitcast<u32>(v);
-  atomicStore(&$ex[w], bitcast<i32>((tag << 16u) | (bits & 0xffffu)));
-  atomicStore(&$ex[w + 1u], bitcast<i32>((tag << 16u) | (bits >> 16u)));
+  exPut(a.oEx + 2u * ((tag & 1u) * a.M * a.K + i), tag, v);
 }
 ${back ? backwardCell : forwardCell}
 ${tile.shared}
 
 @compute @workgroup_size(${tile.threads})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  if (a.T == 0u) {
-    // The probe: are all workgroups resident at once?
-    if (li == 0u) {
-      let arrive = a.oEx + 4u * a.M * a.K;
-      atomicAdd(&$ex[arrive], 1);
-      var all = false;
-      for (var n = 0u; n < ${PROBE_SPIN}u; n++) {
-        if (u32(atomicLoad(&$ex[arrive])) >= nwg.x * nwg.y) { all = true; break; }
-      }
-      if (wg.x == 0u && wg.y == 0u) { $${probed}[${probedOffset}] = select(0.0, 1.0, all); }
-    }
-    return;
+  if (a.T == 0u) {${probeWgsl({ lead: 'li == 0u', arrive: 'a.oEx + 4u * a.M * a.K', count: 'nwg.x * nwg.y', first: 'wg.x == 0u && wg.y == 0u', answer: back ? '$dh[a.oDh]' : '$hs[a.oH]' })}
   }
   let m0 = wg.y * ${BM}u;
   let j0 = wg.x * ${BU}u;

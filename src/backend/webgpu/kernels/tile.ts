@@ -133,9 +133,9 @@ export function gemmTileCode(t: TileShape, o: TileOptions): TileCode {
     const regs = range(L).map((i) => `var p${name}${i} = ${s.read ? `${s.read.type}()` : zero};`).join(' ');
     // Branch-free (a read at the operand's start instead of outside it, then discarded): CPU
     // compilers (SwiftShader) take minutes over a few dozen guarded loads.
-    const at = `${offset} + select(0u, ${s.at}, ok)`, read = V === 1 ? `$${name}[${at}]` : `$${name}[(${at}) / 4u]`;
     if (s.read && V > 1) throw new Error(`tile ${BM}×${BN}k${BK}: ${name}'s own reads are not in vectors`);
-    const loaded = s.read ? s.read.issue(at) : `select(${zero}, ${read}, ok)`;
+    const at = `${offset} + select(0u, ${s.at}, ok)`;
+    const loaded = s.read ? s.read.issue(at) : `select(${zero}, ${V === 1 ? `$${name}[${at}]` : `$${name}[(${at}) / 4u]`}, ok)`;
     const load = range(L).map((i) => `  { ${coords(i)} ${guard(`let ok = (${ok}) & (kt + k < kEnd); p${name}${i} = ${loaded};`)} }`).join('\n');
     const W = name === 'A' ? WA : WB;
     const store = (set: string): string => {

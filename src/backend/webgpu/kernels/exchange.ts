@@ -1,0 +1,59 @@
+// How the workgroups of one dispatch that stay resident together (sampling's loop, sampler.ts;
+// the LSTM sequence kernel, sequence.ts) pass values to one another, and how the backend first
+// checks that they are resident together. WGSL has no memory fence between workgroups, so a
+// value travels as two atomic words of (16-bit tag, 16-bit half): a reader waits until both
+// carry the tag it wants, and needs no ordering between writes to different addresses.
+//
+// Their code names the exchange buffer $ex, of atomic<i32>.
+
+const SPIN = 1 << 20; // polls before a wait gives up
+const PROBE_SPIN = 1 << 16;
+
+/**
+ * exSettle(v, w, tag): the half word w holds once it carries the tag, v being the word as first
+ * loaded; if it never does, 0xffff (a NaN with the other half) and the flag word `flag` set,
+ * which every other wait heeds within 1,024 polls. exPut(w, tag, v): v into words w, w + 1.
+ * `failed` tells a thread whether one of its waits gave up.
+ */
+export function exchangeWgsl(flag: string): string {
+  return /* wgsl */ `
+var<private> failed: bool; // a wait of this thread gave up: its others return at once
+
+fn exSettle(v: u32, w: u32, tag: u32) -> u32 {
+  if ((v >> 16u) == tag) { return v & 0xffffu; }
+  if (!failed) {
+    for (var n = 0u; n < ${SPIN}u; n++) {
+      let x = bitcast<u32>(atomicLoad(&$ex[w]));
+      if ((x >> 16u) == tag) { return x & 0xffffu; }
+      if ((n & 1023u) == 1023u && atomicLoad(&$ex[${flag}]) != 0) { break; }
+    }
+    failed = true;
+    atomicStore(&$ex[${flag}], 1);
+  }
+  return 0xffffu;
+}
+
+fn exPut(w: u32, tag: u32, v: f32) {
+  let bits = bitcast<u32>(v);
+  atomicStore(&$ex[w], bitcast<i32>((tag << 16u) | (bits & 0xffffu)));
+  atomicStore(&$ex[w + 1u], bitcast<i32>((tag << 16u) | (bits >> 16u)));
+}`;
+}
+
+/**
+ * The probe, as statements of a kernel's entry point: are all `count` workgroups resident at
+ * once? Thread `lead` of each adds itself to word `arrive` (zero before the dispatch), then waits
+ * for all; where `first` (one workgroup), `answer` gets 1 if they all came, else 0. Then returns.
+ */
+export function probeWgsl(o: { lead: string; arrive: string; count: string; first: string; answer: string }): string {
+  return /* wgsl */ `
+    if (${o.lead}) {
+      atomicAdd(&$ex[${o.arrive}], 1);
+      var all = false;
+      for (var n = 0u; n < ${PROBE_SPIN}u; n++) {
+        if (u32(atomicLoad(&$ex[${o.arrive}])) >= ${o.count}) { all = true; break; }
+      }
+      if (${o.first}) { ${o.answer} = select(0.0, 1.0, all); }
+    }
+    return;`;
+}
