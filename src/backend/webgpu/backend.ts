@@ -14,9 +14,9 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { lstmSequenceDef, SEQUENCE_TAGS, sequenceExchangeWords, sequenceWidth } from './kernels/sequence.js';
-import { cellGatesOf, groupStepTile, pickStep, pickStepTile, stepK, stepTileFits, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
-import { doubledOf, type TileLimits } from './kernels/tile.js';
+import { lstmSequenceDef, SEQUENCE_TAGS, sequenceTiles, sequenceExchangeWords, sequenceWidth } from './kernels/sequence.js';
+import { cellGatesOf, pickStep, pickStepTile, stepK, stepTileFits, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
+import type { TileLimits } from './kernels/tile.js';
 import { fastest, gemmPlans, stepPlans } from './tuner.js';
 import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
@@ -115,10 +115,12 @@ export interface WebGPUBackendOptions {
 }
 
 interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number }
-// An LSTM forward or backward shape's sequence kernel on X × Y workgroups, and whether it runs (null until decided).
+// A sequence kernel on one tile, over X × Y workgroups.
+interface SequenceKernel { def: KernelDef; X: number; Y: number }
+// An LSTM forward or backward shape's candidate sequence kernels, the one it runs, and whether it runs (null until decided).
 interface Sequence {
-  back: boolean; defs: KernelDef[]; def: KernelDef; ex: GpuBuf; tag: number;
-  X: number; Y: number; B: number; H: number; use: boolean | null; ran: boolean;
+  back: boolean; kernels: SequenceKernel[]; kernel: SequenceKernel; ex: GpuBuf; tag: number;
+  B: number; H: number; use: boolean | null; ran: boolean;
 }
 const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, sequenceWidth(s.back, s.H)) - 1;
 
@@ -215,7 +217,7 @@ export class WebGPUBackend implements Backend {
 
   /** How each LSTM sequence shape met so far runs (persistent option): its kernel, or 'steps'; 'undecided' until the first read-back after it. */
   sequencePlans(): ReadonlyMap<string, string> {
-    return new Map([...this.sequences].map(([shape, s]) => [shape, s.use === null ? 'undecided' : s.use ? s.def.key : 'steps']));
+    return new Map([...this.sequences].map(([shape, s]) => [shape, s.use === null ? 'undecided' : s.use ? s.kernel.def.key : 'steps']));
   }
 
   flush(): Promise<void> {
@@ -359,20 +361,16 @@ export class WebGPUBackend implements Backend {
    */
   private sequenceOf(back: boolean, whh: Slice, others: Slice[], T: number, B: number, H: number): Sequence | null {
     if (!this.persistent || T < 2) return null;
-    const kind = back ? 'lstmBack' : 'lstm', t = pickStepTile(kind, B, H, this.occupancy), X = Math.ceil(H / t.BU), Y = Math.ceil(B / t.BM);
+    const kind = back ? 'lstmBack' : 'lstm', t = pickStepTile(kind, B, H, this.occupancy), X = Math.ceil(H / t.BU);
     if (new Set([whh, ...others].map((s) => this.f(s))).size <= others.length || (X > 1 && this.samplerGroups === 1)) return null;
     const vecW = stepVec(kind, H, 0, whh.offset)[1], key = `${kind} ${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
     let seq = this.sequences.get(key);
     if (!seq) {
-      // The step's tile, then with K-steps twice as long (half as many waits in a row), each on
-      // 1, 2 and 4 thread grids along K (more warps to wait with), then all of those with their
-      // tiles twice in workgroup memory (one barrier per K-step; tile.ts).
-      const tiles = [t, { ...t, BK: 2 * t.BK }].flatMap((u) => [1, 2, 4].map((G) => groupStepTile(u, G)));
-      const defs = [...tiles, ...tiles.map(doubledOf)].filter((g) => stepTileFits(kind, g, this.tileLimits))
-        .map((g) => this.defOf(`lstmSequence${kind}${stepTileName(g)}${vecW}`, () => lstmSequenceDef(back, g, vecW)))
-        .filter((d, i, all) => all.indexOf(d) === i);
-      const made: Sequence = { back, defs, def: defs[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(back, H)), true), tag: 0,
-        X, Y, B, H, use: X === 1 && !this.tune ? true : null, ran: false };
+      const kernels = sequenceTiles(t, B).filter((g) => stepTileFits(kind, g, this.tileLimits))
+        .map((g) => ({ def: this.defOf(`lstmSequence${kind}${stepTileName(g)}${vecW}`, () => lstmSequenceDef(back, g, vecW)), X, Y: Math.ceil(B / g.BM) }))
+        .filter((k, i, all) => all.findIndex((o) => o.def === k.def) === i);
+      const made: Sequence = { back, kernels, kernel: kernels[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(back, H)), true), tag: 0,
+        B, H, use: X === 1 && !this.tune ? true : null, ran: false };
       if (made.use === null) this.unprobed.push(() => this.decideSequence(made, whh, T));
       this.sequences.set(key, (seq = made));
     }
@@ -391,7 +389,8 @@ export class WebGPUBackend implements Backend {
       const offsets = seq.back
         ? [s[0].offset + 4 * lo * n, s[1].offset + lo * n, s[2].offset + lo * n, s[3].offset, s[4].offset + 4 * lo * n, whh.offset]
         : [s[0].offset + 4 * lo * n, whh.offset, s[1].offset + lo * n, s[2].offset + lo * n, s[3].offset + 4 * lo * n];
-      this.run(seq.def, bufs, [...offsets, B, H, sequenceWidth(seq.back, H), m, seq.tag, done === 0 ? 1 : 0, 0], seq.X, seq.Y);
+      const { def, X, Y } = seq.kernel;
+      this.run(def, bufs, [...offsets, B, H, sequenceWidth(seq.back, H), m, seq.tag, done === 0 ? 1 : 0, 0], X, Y);
       seq.tag = (seq.tag + m) % SEQUENCE_TAGS;
     }
     seq.ran = true;
@@ -408,23 +407,23 @@ export class WebGPUBackend implements Backend {
     const { B, H, back } = seq, n = B * H, G = 4 * H;
     const scratch: GpuBuf[] = [];
     try {
-      let defs = seq.defs;
+      let kernels = seq.kernels;
       // Every buffer scratch but the exchange, bound as the model's are; the probe's answer in
       // the third (hs, or dh). Every candidate's pipeline made at once, first, as tuning's are.
-      for (let i = 1; i < defs[0].bufs.length; i++) scratch.push(this.allocate(4, false));
-      const args = defs[0].args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(back, H) : 0));
-      await this.accepted(() => this.rec.compile(() => { for (const def of defs) this.run(def, [...scratch, seq.ex], args, seq.X, seq.Y); }));
-      if (seq.X > 1) {
-        const resident: KernelDef[] = [];
-        for (const def of defs) {
-          const probe = (): void => this.run(def, [...scratch, seq.ex], args, seq.X, seq.Y);
-          if (await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(scratch[2], 0, 1), probe)) resident.push(def);
+      for (let i = 1; i < kernels[0].def.bufs.length; i++) scratch.push(this.allocate(4, false));
+      const args = kernels[0].def.args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(back, H) : 0));
+      const probe = (k: SequenceKernel) => (): void => this.run(k.def, [...scratch, seq.ex], args, k.X, k.Y);
+      await this.accepted(() => this.rec.compile(() => { for (const k of kernels) probe(k)(); }));
+      if (kernels[0].X > 1) {
+        const resident: SequenceKernel[] = [];
+        for (const k of kernels) {
+          if (await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(scratch[2], 0, 1), probe(k))) resident.push(k);
         }
-        seq.defs = defs = resident;
+        seq.kernels = kernels = resident;
       }
-      if (defs.length === 0 || !this.tune) {
-        seq.def = defs[0] ?? seq.def;
-        return void (seq.use = defs.length > 0);
+      if (kernels.length === 0 || !this.tune) {
+        seq.kernel = kernels[0] ?? seq.kernel;
+        return void (seq.use = kernels.length > 0);
       }
       const lengths = back ? [T * B * G, (T + 1) * n, T * n, n, T * B * G] : [T * B * G, (T + 1) * n, (T + 1) * n, T * B * G];
       if (!await this.accepted(() => { for (const len of lengths) scratch.push(this.allocate(len, false)); })) return void (seq.use = false);
@@ -444,17 +443,17 @@ export class WebGPUBackend implements Backend {
             this.lstmStep(at(pre, t, G), at(cs, t, H), at(act, t, G), at(cs, t + 1, H), at(hs, t + 1, H), B, H);
           }
         };
-      const sequence = (def: KernelDef) => (): void => {
-        seq.def = def;
+      const sequence = (k: SequenceKernel) => (): void => {
+        seq.kernel = k;
         this.runSequence(seq, whh, bufs.map((b) => slice(b)), T);
       };
-      const best = await fastest([steps, ...defs.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
+      const best = await fastest([steps, ...kernels.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
       // A tile whose wait gave up while timed loses to the steps, and the flag is cleared.
       const flag = slice(seq.ex, sequenceFailWord(seq), 1);
       seq.ran = false;
       const lost = new Int32Array(await this.rec.read(seq.ex.buffer, 4 * flag.offset, 4))[0] !== 0;
       if (lost) this.upload(flag, new Int32Array(1));
-      seq.def = defs[Math.max(0, best - 1)];
+      seq.kernel = kernels[Math.max(0, best - 1)];
       seq.use = best > 0 && !lost;
     } catch (err) {
       if (!(err instanceof UserError)) throw err;

@@ -29,8 +29,8 @@
 import type { KernelDef } from '../program.js';
 import { LSTM_BACK_MATH_WGSL, LSTM_MATH_WGSL } from './cells.js';
 import { vecKey } from './gemm.js';
-import { stepTileName, stepTileShape, type StepTile } from './step.js';
-import { gemmTileCode } from './tile.js';
+import { groupStepTile, stepTileName, stepTileShape, type StepTile } from './step.js';
+import { doubledOf, gemmTileCode } from './tile.js';
 import { exchangeWgsl, probeWgsl } from './exchange.js';
 
 /** Distinct tags of the exchange, an even number so that consecutive steps' slots alternate. */
@@ -41,6 +41,21 @@ export const sequenceWidth = (back: boolean, H: number): number => (back ? 4 * H
 
 /** Words of an exchange of W values per row: two slots of B·W values, two words each, the arrival count, then the flag a wait that gave up sets. */
 export const sequenceExchangeWords = (B: number, W: number): number => 4 * B * W + 2;
+
+/**
+ * The tiles a shape's sequence kernel may run on, from its step tile t (first): t, and t with
+ * 2 and 4 times its rows where the batch has more than half as many (as many threads, each on
+ * more rows: every batch tile reads the whole of W_hh each step, so fewer of them cross the
+ * GPU's cache with less of it, on fewer workgroups); each with K-steps twice as long too (half
+ * as many waits in a row), each of those on 1, 2 and 4 thread grids along K (more warps to
+ * wait with), then all of them with their tiles twice in workgroup memory (one barrier per
+ * K-step; tile.ts).
+ */
+export function sequenceTiles(t: StepTile, B: number): StepTile[] {
+  const tall = [1, 2, 4].filter((r) => r === 1 || (t.RM * r <= 8 && (t.BM * r) / 2 < B)).map((r) => ({ ...t, BM: r * t.BM, RM: r * t.RM }));
+  const tiles = tall.flatMap((u) => [u, { ...u, BK: 2 * u.BK }]).flatMap((u) => [1, 2, 4].map((G) => groupStepTile(u, G)));
+  return [...tiles, ...tiles.map(doubledOf)];
+}
 
 /**
  * Forward, buffers (pre, W_hh, hs, cs, act, ex) and arguments [oPre, oW, oH, oC, oAct, M = B,
