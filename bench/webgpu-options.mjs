@@ -6,7 +6,8 @@
 // reversed every other round), so that whatever else the machine does falls on all alike.
 // Prints each set's median and least time per iteration after the warm-up (which holds any
 // tuning), its first iteration's time, its last loss, the plans tuning picked, and how each
-// LSTM sequence runs (persistent).
+// LSTM sequence runs (persistent), with the steps' time and the fastest sequence kernels' as
+// tuning timed them.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -57,5 +58,10 @@ for (const r of runs) {
   if (tuned.length > 0) console.log(`  tuned: ${tuned.join('; ')}`);
   const sequences = [...r.backend.sequencePlans()].map(([shape, how]) => `${shape}: ${how}`);
   if (sequences.length > 0) console.log(`  sequences: ${sequences.join('; ')}`);
+  for (const [shape, timed] of r.backend.sequenceTimes()) {
+    const kernels = [...timed].filter(([k]) => k !== 'steps').sort((x, y) => x[1] - y[1]);
+    const fmt = ([k, ms]) => `${k} ${ms.toFixed(3)}`;
+    console.log(`  ${shape}, ms per ${c.seq} steps: steps ${timed.get('steps').toFixed(3)}; fastest of ${kernels.length} kernels ${kernels.slice(0, 4).map(fmt).join(', ')}; slowest ${fmt(kernels[kernels.length - 1])}`);
+  }
 }
 process.exit(0);

@@ -427,6 +427,15 @@ t('persistent with tune: the sequence kernel runs where timed faster than the st
   assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'persistent tuned', 1e-5);
   const run = sequencesRun(be);
   assert.ok(run.length >= 2 && run.every((k) => k === 'steps' || k.startsWith('lstmSequence')), `decided: ${run}`);
+  // Each decision as timed: the steps and every candidate, the one kept the fastest.
+  const times = be.sequenceTimes();
+  assert.equal(times.size, run.length);
+  for (const [shape, timed] of times) {
+    const kept = be.sequencePlans().get(shape)!, least = Math.min(...timed.values());
+    assert.equal(timed.size, 1 + (be as unknown as { sequences: Map<string, SequenceState> }).sequences.get(shape)!.kernels.length);
+    assert.ok([...timed.values()].every((ms) => ms > 0 && Number.isFinite(ms)), `${shape}: ${[...timed]}`);
+    assert.equal(timed.get(kept), least, `${shape}: kept ${kept}, timed ${[...timed]}`);
+  }
 });
 
 t('gates saturate exactly and stay within the ulps WGSL allows over [−30, 30] and far beyond', async () => {
@@ -725,8 +734,9 @@ test('tuning keeps the plan with the least time per run over the rounds, the rul
   const pick = async (cost: number[], stallOn = -1): Promise<{ best: number; runs: number[] }> => {
     let clock = 0, queued = 0, calls = 0;
     const runs = cost.map(() => 0);
-    const best = await fastest(cost.map((c, i) => () => { runs[i]++; queued += runs[i] === 1 ? 50 : c; if (i === stallOn && ++calls === 2) queued += 1000; }),
+    const { best, ms } = await fastest(cost.map((c, i) => () => { runs[i]++; queued += runs[i] === 1 ? 50 : c; if (i === stallOn && ++calls === 2) queued += 1000; }),
       async () => { clock += queued; queued = 0; }, () => clock);
+    assert.deepEqual(ms.map((m) => +m.toFixed(9)), cost, 'each run\'s least time per run');
     return { best, runs };
   };
   assert.equal((await pick([0.3, 0.2, 0.25])).best, 1);

@@ -121,6 +121,7 @@ interface SequenceKernel { def: KernelDef; X: number; Y: number }
 interface Sequence {
   back: boolean; kernels: SequenceKernel[]; kernel: SequenceKernel; ex: GpuBuf; tag: number;
   B: number; H: number; use: boolean | null; ran: boolean;
+  timed?: ReadonlyMap<string, number>; // ms per T steps, as tuning timed them: the steps', then each kernel's
 }
 const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, sequenceWidth(s.back, s.H)) - 1;
 
@@ -218,6 +219,11 @@ export class WebGPUBackend implements Backend {
   /** How each LSTM sequence shape met so far runs (persistent option): its kernel, or 'steps'; 'undecided' until the first read-back after it. */
   sequencePlans(): ReadonlyMap<string, string> {
     return new Map([...this.sequences].map(([shape, s]) => [shape, s.use === null ? 'undecided' : s.use ? s.kernel.def.key : 'steps']));
+  }
+
+  /** For each LSTM sequence shape that tuning decided, the time of its T steps (ms) on the steps one by one ('steps') and on each resident sequence kernel. */
+  sequenceTimes(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    return new Map([...this.sequences].flatMap(([shape, s]): [string, ReadonlyMap<string, number>][] => (s.timed ? [[shape, s.timed]] : [])));
   }
 
   flush(): Promise<void> {
@@ -447,7 +453,8 @@ export class WebGPUBackend implements Backend {
         seq.kernel = k;
         this.runSequence(seq, whh, bufs.map((b) => slice(b)), T);
       };
-      const best = await fastest([steps, ...kernels.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
+      const { best, ms } = await fastest([steps, ...kernels.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
+      seq.timed = new Map([['steps', ms[0]], ...kernels.map((k, i): [string, number] => [k.def.key, ms[i + 1]])]);
       // A tile whose wait gave up while timed loses to the steps, and the flag is cleared.
       const flag = slice(seq.ex, sequenceFailWord(seq), 1);
       seq.ran = false;
@@ -727,7 +734,7 @@ export class WebGPUBackend implements Backend {
       const runs: P[] = [];
       for (const plan of plans) if (await this.accepted(() => run(plan))) runs.push(plan);
       if (runs.length === 0) return plans[0];
-      return runs[await fastest(runs.map((plan) => () => run(plan)), () => this.flush(), undefined, (f) => this.rec.hold(f))];
+      return runs[(await fastest(runs.map((plan) => () => run(plan)), () => this.flush(), undefined, (f) => this.rec.hold(f))).best];
     } catch (err) {
       if (err instanceof UserError) return plans[0]; // scratch larger than the device binds
       throw err;

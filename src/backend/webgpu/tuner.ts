@@ -76,7 +76,8 @@ export function gemmPlans(M: number, N: number, K: number, occupancy: number, sl
 }
 
 /**
- * The index of the fastest of `runs`, each of which records one call. Each runs once first
+ * The index of the fastest of `runs`, each of which records one call, and each one's time per
+ * run in ms (none where there is only one, which is not timed). Each runs once first
  * (its kernels compile then), then ROUNDS rounds in which each is recorded reps times (inside
  * `hold`, which keeps the recording from reaching the GPU before it is whole) and timed from
  * the submit in `wait` until the GPU is done: the GPU's time, not the host's recording, which in
@@ -85,8 +86,8 @@ export function gemmPlans(M: number, N: number, K: number, occupancy: number, sl
  * keep it.
  */
 export async function fastest(runs: (() => void)[], wait: () => Promise<void>, now: () => number = () => performance.now(),
-  hold: (f: () => void) => void = (f) => f()): Promise<number> {
-  if (runs.length < 2) return 0;
+  hold: (f: () => void) => void = (f) => f()): Promise<{ best: number; ms: number[] }> {
+  if (runs.length < 2) return { best: 0, ms: [] };
   for (const run of runs) run();
   await wait();
   const timed = async (run: () => void, reps: number): Promise<number> => {
@@ -100,5 +101,5 @@ export async function fastest(runs: (() => void)[], wait: () => Promise<void>, n
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < runs.length; i++) best[i] = Math.min(best[i], await timed(runs[i], reps));
   }
-  return best.indexOf(Math.min(...best));
+  return { best: best.indexOf(Math.min(...best)), ms: best };
 }
