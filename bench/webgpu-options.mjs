@@ -6,7 +6,7 @@
 // reversed every other round), so that whatever else the machine does falls on all alike.
 // Prints each set's median and least time per iteration after the warm-up (which holds any
 // tuning), its first iteration's time, its last loss, the plans tuning picked, and how each
-// LSTM sequence runs (persistent), with the steps' time and the fastest sequence kernels' as
+// layer's sequence runs (persistent), with the steps' time and the fastest sequence kernels' as
 // tuning timed them.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -375,8 +375,8 @@ t('each time step of training costs two dispatches per layer (forward and backwa
   }
 });
 
-// An LSTM layer's forward and backward in a dispatch each (persistent; kernels/sequence.ts). On a
-// CPU renderer, which may run workgroups one after another, only where one workgroup holds every
+// A layer's forward and backward in a dispatch each (persistent; kernels/sequence.ts). On a CPU
+// renderer, which may run workgroups one after another, only where one workgroup holds every
 // unit of its rows (hidden ≤ 16 forward, ≤ 32 backward on the rule's tiles for these shapes), in
 // dispatches of 8 steps; on a GPU its workgroups of the same rows exchange h (backward, the
 // gates' gradients) through the exchange buffer, once the first read-back's probe finds them all
@@ -388,53 +388,61 @@ type SequenceState = { kernels: { def: { key: string }; Y: number }[]; kernel: {
 const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...(be as unknown as { sequences: Map<string, SequenceState> }).sequences.values()];
 const sequencesRun = (be: WebGPUBackend): string[] => [...be.sequencePlans().values()];
 
-t('persistent: an LSTM\'s forward and backward over the sequence, a dispatch each, train as js does (ragged sizes, several batch tiles, 2 layers, every candidate tile)', async () => {
+t('persistent: an LSTM\'s, a GRU\'s and an RNN\'s forward and backward over the sequence, a dispatch each, train as js does (ragged sizes, several batch tiles, 2 layers, candidate tiles)', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const shapes = cpuRenderer() ? [[13, 20], [16, 7]] : [[13, 20], [100, 7], [300, 33]];
-  for (const [hidden, batch] of shapes) {
-    const config: Partial<ModelConfig> = { model: 'lstm', layers: 2, hidden, dropout: 0.2 }, be = persistentOn();
+  for (const model of ['lstm', 'gru', 'rnn'] as const) for (const [hidden, batch] of shapes) {
+    const config: Partial<ModelConfig> = { model, layers: 2, hidden, dropout: 0.2 }, be = persistentOn();
     const ref = await traceTraining(new JsBackend(), config, corpus, { batch });
-    assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${hidden}×${batch}`, 1e-5);
-    // Training (batch × 11) and evaluation shapes, each run in the sequence kernel.
+    assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${model} ${hidden}×${batch}`, 1e-5);
+    // Training (batch × 11) and evaluation shapes, forward and backward, each run in the sequence kernel.
     const run = sequencesRun(be);
-    assert.ok(run.length >= 2 && run.every((k) => k.startsWith('lstmSequence')), `${hidden}×${batch}: ${run}`);
+    assert.ok(run.length >= 2 && run.every((k) => k.startsWith(`sequence_${model}`)), `${model} ${hidden}×${batch}: ${run}`);
+    assert.ok(run.some((k) => k.startsWith(`sequence_${model}Back`)), `${model} ${hidden}×${batch}: ${run}`);
     const tiles = Math.max(...sequencesOf(be).map((s) => s.kernels.length));
     assert.ok(tiles >= 4, `${tiles} tiles`);
     // Where the step tile leaves several batch tiles (training, batch 20), taller tiles on fewer workgroups too.
     const several = sequencesOf(be).filter((s) => s.kernels[0].Y > 1);
     if (batch >= 20) assert.ok(several.length >= 2 && several.every((s) => s.kernels.some((k) => k.Y < s.kernels[0].Y)), 'no taller tile');
+    // The LSTM on every candidate; the GRU and RNN, whose kernels differ from it only in the
+    // cell, on every third and the last (longer K-steps, 2 and 4 grids, taller tiles, doubled).
     for (let g = 1; g < tiles; g++) {
+      if (model !== 'lstm' && g % 3 !== 0 && g !== tiles - 1) continue;
       for (const s of sequencesOf(be)) s.kernel = s.kernels[Math.min(g, s.kernels.length - 1)];
-      assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${hidden}×${batch} ${sequencesOf(be)[0].kernel.def.key}`, 1e-5);
+      assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${model} ${hidden}×${batch} ${sequencesOf(be)[0].kernel.def.key}`, 1e-5);
     }
   }
 });
 
 t('persistent: a layer\'s forward and backward are one dispatch each, whatever T', async () => {
   const corpus = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0 });
-  const make = (be: WebGPUBackend): CharLM => CharLM.create(be, { model: 'lstm', layers: 2, hidden: 8 }, corpus.vocab.size, 1);
-  const m = make(persistentOn({ samplerSteps: 1000 })), steps = make(dev());
-  await dispatchesPerIteration(m, 11);
-  const [a, b, c] = [await dispatchesPerIteration(m, 11), await dispatchesPerIteration(m, 12), await dispatchesPerIteration(steps, 11)];
-  assert.equal(b, a, `${a} dispatches at T = 11, ${b} at T = 12`);
-  // Step by step: 2 layers × (11 forward + 11 backward, the last without its product) … here 2 × 2.
-  assert.ok(a <= c - 2 * 2 * 10, `${a} dispatches, ${c} step by step`);
+  for (const model of ['lstm', 'gru', 'rnn'] as const) {
+    const make = (be: WebGPUBackend): CharLM => CharLM.create(be, { model, layers: 2, hidden: 8 }, corpus.vocab.size, 1);
+    const m = make(persistentOn({ samplerSteps: 1000 })), steps = make(dev());
+    await dispatchesPerIteration(m, 11);
+    const [a, b, c] = [await dispatchesPerIteration(m, 11), await dispatchesPerIteration(m, 12), await dispatchesPerIteration(steps, 11)];
+    assert.equal(b, a, `${model}: ${a} dispatches at T = 11, ${b} at T = 12`);
+    // Step by step: 2 layers × (11 forward + 11 backward, the last without its product) … here 2 × 2.
+    assert.ok(a <= c - 2 * 2 * 10, `${model}: ${a} dispatches, ${c} step by step`);
+  }
 });
 
 t('persistent with tune: the sequence kernel runs where timed faster than the steps, and training matches js', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
-  const config: Partial<ModelConfig> = { model: 'lstm', layers: 1, hidden: 16 }, be = persistentOn({ tune: true });
-  assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'persistent tuned', 1e-5);
-  const run = sequencesRun(be);
-  assert.ok(run.length >= 2 && run.every((k) => k === 'steps' || k.startsWith('lstmSequence')), `decided: ${run}`);
-  // Each decision as timed: the steps and every candidate, the one kept the fastest.
-  const times = be.sequenceTimes();
-  assert.equal(times.size, run.length);
-  for (const [shape, timed] of times) {
-    const kept = be.sequencePlans().get(shape)!, least = Math.min(...timed.values());
-    assert.equal(timed.size, 1 + (be as unknown as { sequences: Map<string, SequenceState> }).sequences.get(shape)!.kernels.length);
-    assert.ok([...timed.values()].every((ms) => ms > 0 && Number.isFinite(ms)), `${shape}: ${[...timed]}`);
-    assert.equal(timed.get(kept), least, `${shape}: kept ${kept}, timed ${[...timed]}`);
+  for (const model of ['lstm', 'gru', 'rnn'] as const) {
+    const config: Partial<ModelConfig> = { model, layers: 1, hidden: 16 }, be = persistentOn({ tune: true });
+    assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), `persistent ${model} tuned`, 1e-5);
+    const run = sequencesRun(be);
+    assert.ok(run.length >= 2 && run.every((k) => k === 'steps' || k.startsWith(`sequence_${model}`)), `decided: ${run}`);
+    // Each decision as timed: the steps and every candidate, the one kept the fastest.
+    const times = be.sequenceTimes();
+    assert.equal(times.size, run.length);
+    for (const [shape, timed] of times) {
+      const kept = be.sequencePlans().get(shape)!, least = Math.min(...timed.values());
+      assert.equal(timed.size, 1 + (be as unknown as { sequences: Map<string, SequenceState> }).sequences.get(shape)!.kernels.length);
+      assert.ok([...timed.values()].every((ms) => ms > 0 && Number.isFinite(ms)), `${shape}: ${[...timed]}`);
+      assert.equal(timed.get(kept), least, `${shape}: kept ${kept}, timed ${[...timed]}`);
+    }
   }
 });
 
@@ -825,7 +833,7 @@ test('webgpu loader: auto takes only a hardware GPU; CPU renderers are recognise
   assert.equal(isSoftwareAdapter({ info: { vendor: 'google', architecture: '', device: 'SwiftShader Device', description: '' } } as unknown as GPUAdapter), true);
   const h200 = { info: { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: '' } } as unknown as GPUAdapter;
   assert.equal(isSoftwareAdapter(h200), false);
-  // Tuning (timing plans on the device) and the LSTM sequence kernel where timed faster, on a GPU, not on a CPU renderer.
+  // Tuning (timing plans on the device) and the sequence kernels where timed faster, on a GPU, not on a CPU renderer.
   assert.equal(backendOptions(h200).tune, true);
   assert.equal(backendOptions(h200).persistent, true);
   assert.equal(backendOptions(soft as unknown as GPUAdapter).tune, false);

@@ -120,6 +120,12 @@ export interface Backend {
   // dh[B,H] → dxi[B,3H], dhh[B,3H]; dhPrev[B,H] += z⊙dh (the part not through W_hh).
   gruStepBackward(act: Slice, hh: Slice, hPrev: Slice, dh: Slice, dxi: Slice, dhh: Slice,
     dhPrev: Slice, B: number, H: number): void;
+  // Optional, as lstmForward: a GRU layer's T steps, leaving hs, hh and act as the product
+  // (with b_hh) and gruStep of every step would. xi, hh, act [T·B, 3H]; bhh [3H]; hs [(T+1)·B, H].
+  gruForward?(xi: Slice, bhh: Slice, hs: Slice, hh: Slice, act: Slice, whh: Slice, T: number, B: number, H: number): boolean;
+  // Its backward, as gruStepBackward and each step's product into the step before's dh would
+  // leave dh, dxi and dhh (step 0's z⊙dh, into the state carried in, is not kept).
+  gruBackward?(act: Slice, hh: Slice, hs: Slice, dh: Slice, dxi: Slice, dhh: Slice, whh: Slice, T: number, B: number, H: number): boolean;
 
   // Optional, where a step's many small calls cost more than its work (batch-1 sampling on the
   // CPU): one step of a single stream with both products fused in. x is the input row [In] or,
@@ -139,6 +145,11 @@ export interface Backend {
   tanhForward(pre: Slice, h: Slice, n: number): void;
   // dpre = dh ⊙ (1 − h²)
   tanhBackward(h: Slice, dh: Slice, dpre: Slice, n: number): void;
+  // Optional, as lstmForward: an RNN layer's T steps, leaving hs as the product and tanh of
+  // every step would (pre, [T·B, H] with x·W_ihᵀ and both biases, is not written).
+  rnnForward?(pre: Slice, hs: Slice, whh: Slice, T: number, B: number, H: number): boolean;
+  // Its backward, as tanhBackward and each step's product into the step before's dh would leave dh and dpre.
+  rnnBackward?(hs: Slice, dh: Slice, dpre: Slice, whh: Slice, T: number, B: number, H: number): boolean;
 
   // Inverted dropout: mask[i] = keep ? 1/(1−p) : 0 from the counter RNG at (seed, stream, i);
   // out = x ⊙ mask (out may be x). Backward is mul(dout, mask).

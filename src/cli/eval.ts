@@ -32,7 +32,7 @@ export function registerEval(program: Command): void {
     .option('--seq <n>', 'characters per sequence', intArg, 50)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
     .option('--threads <n>', 'worker threads for the wasm backend (default: all cores)', intArg)
-    .option('--no-tune', 'webgpu: keep the fixed kernel plans, and an LSTM\'s steps a dispatch each, instead of timing them on this GPU')
+    .option('--no-tune', 'webgpu: keep the fixed kernel plans, and a layer\'s steps a dispatch each, instead of timing them on this GPU')
     .option('--json', 'print the result as one JSON object')
     .action(async (path: string, file: string | undefined, flags: EvalFlags, cmd: Command) => {
       // --split always has a value (its default), so only its source tells whether the user chose

@@ -66,7 +66,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'random seed', intArg, d.seed)
     .addOption(new Option('--backend <name>', 'compute backend').choices(['auto', 'js', 'wasm', 'webgpu']).default('auto'))
     .option('--threads <n>', 'worker threads for the wasm backend (default: all cores); the js reference backend ignores it', intArg)
-    .option('--no-tune', 'webgpu: keep the fixed kernel plans, and an LSTM\'s steps a dispatch each, instead of timing each large step\'s and product\'s plans on this GPU (runs repeat exactly)')
+    .option('--no-tune', 'webgpu: keep the fixed kernel plans, and a layer\'s steps a dispatch each, instead of timing each large step\'s and product\'s plans on this GPU (runs repeat exactly)')
     .option('--bytes', 'byte-level vocabulary instead of Unicode code points')
     .option('--quiet', 'print nothing but errors')
     .option('--json', 'print each training event as one JSON line on stdout')

@@ -1,5 +1,6 @@
 // GRU over a whole sequence with PyTorch's gate semantics: the reset gate multiplies
-// (W_hn·h + b_hn), so the recurrent product keeps its bias apart from the input part.
+// (W_hn·h + b_hn), so the recurrent product keeps its bias apart from the input part. The
+// steps run one by one, or in one call each way where the backend has one (as lstm.ts).
 import type { Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
@@ -33,12 +34,15 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
       be.copy(state.h, hs[1]);
       return this.afterSteps(hs);
     }
-    this.project(input, LayerBase.whole(xi), T * B);
-    const whh = this.packedWhh(true);
-    for (let t = 0; t < T; t++) {
-      this.recurrent(hs[t], hh[t], 0, whh);
-      be.addBias(hh[t], this.p.bhh, B, G);
-      be.gruStep(xi[t], hh[t], hs[t], act[t], hs[t + 1], B, H);
+    const whole = LayerBase.whole;
+    this.project(input, whole(xi), T * B);
+    if (!be.gruForward?.(whole(xi), this.p.bhh, whole(hs), whole(hh), whole(act), this.p.whh, T, B, H)) {
+      const whh = this.packedWhh(true);
+      for (let t = 0; t < T; t++) {
+        this.recurrent(hs[t], hh[t], 0, whh);
+        be.addBias(hh[t], this.p.bhh, B, G);
+        be.gruStep(xi[t], hh[t], hs[t], act[t], hs[t + 1], B, H);
+      }
     }
     be.copy(state.h, hs[T]);
     return this.afterSteps(hs);
@@ -51,15 +55,18 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
   backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { xi, hh, dhh, act, hs, dhs, dh0 } = this.w;
-    const whh = this.packedWhh(false);
-    for (let t = T - 1; t >= 0; t--) {
-      const dhPrev = t > 0 ? dhs[t - 1] : dh0;
-      if (t === 0) be.fill(dh0, 0);
-      be.gruStepBackward(act[t], hh[t], hs[t], dhs[t], xi[t], dhh[t], dhPrev, B, H);
-      if (t > 0) this.recurrentBackward(dhh[t], dhPrev, whh);
+    const whole = LayerBase.whole;
+    if (!be.gruBackward?.(whole(act), whole(hh), whole(hs), whole(dhs), whole(xi), whole(dhh), this.p.whh, T, B, H)) {
+      const whh = this.packedWhh(false);
+      for (let t = T - 1; t >= 0; t--) {
+        const dhPrev = t > 0 ? dhs[t - 1] : dh0;
+        if (t === 0) be.fill(dh0, 0);
+        be.gruStepBackward(act[t], hh[t], hs[t], dhs[t], xi[t], dhh[t], dhPrev, B, H);
+        if (t > 0) this.recurrentBackward(dhh[t], dhPrev, whh);
+      }
     }
-    this.recurrentWeightGrads(LayerBase.whole(dhh), LayerBase.whole(hs), T * B);
-    this.biasGrads(T * B, LayerBase.whole(xi), LayerBase.whole(dhh));
-    this.projectBackward(this.input!, LayerBase.whole(xi), T * B, dx);
+    this.recurrentWeightGrads(whole(dhh), whole(hs), T * B);
+    this.biasGrads(T * B, whole(xi), whole(dhh));
+    this.projectBackward(this.input!, whole(xi), T * B, dx);
   }
 }

@@ -1,4 +1,5 @@
 // Vanilla tanh RNN over a whole sequence: h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh).
+// The steps run one by one, or in one call each way where the backend has one (as lstm.ts).
 import type { Slice } from '../backend/backend.js';
 import { LayerBase, type LayerInput, type LayerState, type RecurrentLayer } from './layer.js';
 
@@ -25,12 +26,15 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
       be.copy(state.h, hs[1]);
       return this.afterSteps(hs);
     }
-    this.project(input, LayerBase.whole(pre), T * B);
-    be.addBias(LayerBase.whole(pre), this.p.bhh, T * B, H);
-    const whh = this.packedWhh(true);
-    for (let t = 0; t < T; t++) {
-      this.recurrent(hs[t], pre[t], 1, whh);
-      be.tanhForward(pre[t], hs[t + 1], B * H);
+    const whole = LayerBase.whole;
+    this.project(input, whole(pre), T * B);
+    be.addBias(whole(pre), this.p.bhh, T * B, H);
+    if (!be.rnnForward?.(whole(pre), whole(hs), this.p.whh, T, B, H)) {
+      const whh = this.packedWhh(true);
+      for (let t = 0; t < T; t++) {
+        this.recurrent(hs[t], pre[t], 1, whh);
+        be.tanhForward(pre[t], hs[t + 1], B * H);
+      }
     }
     be.copy(state.h, hs[T]);
     return this.afterSteps(hs);
@@ -43,13 +47,15 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
   backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { pre, hs, dhs } = this.w;
-    const whh = this.packedWhh(false);
-    for (let t = T - 1; t >= 0; t--) {
-      be.tanhBackward(hs[t + 1], dhs[t], pre[t], B * H);
-      if (t > 0) this.recurrentBackward(pre[t], dhs[t - 1], whh);
+    const whole = LayerBase.whole, dpre = whole(pre);
+    if (!be.rnnBackward?.(whole(hs), whole(dhs), dpre, this.p.whh, T, B, H)) {
+      const whh = this.packedWhh(false);
+      for (let t = T - 1; t >= 0; t--) {
+        be.tanhBackward(hs[t + 1], dhs[t], pre[t], B * H);
+        if (t > 0) this.recurrentBackward(pre[t], dhs[t - 1], whh);
+      }
     }
-    const dpre = LayerBase.whole(pre);
-    this.recurrentWeightGrads(dpre, LayerBase.whole(hs), T * B);
+    this.recurrentWeightGrads(dpre, whole(hs), T * B);
     this.biasGrads(T * B, dpre);
     this.projectBackward(this.input!, dpre, T * B, dx);
   }

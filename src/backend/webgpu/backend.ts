@@ -14,7 +14,8 @@ import * as cells from './kernels/cells.js';
 import * as loss from './kernels/loss.js';
 import * as optim from './kernels/optim.js';
 import * as vec from './kernels/vector.js';
-import { lstmSequenceDef, SEQUENCE_TAGS, sequenceTiles, sequenceExchangeWords, sequenceWidth } from './kernels/sequence.js';
+import { SEQUENCE_BUFS, SEQUENCE_TAGS, sequenceDef, sequenceExchangeWords, sequenceTiles, sequenceWidth } from './kernels/sequence.js';
+import { sequenceSteps } from './sequence-steps.js';
 import { cellGatesOf, pickStep, pickStepTile, stepK, stepTileFits, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
 import type { TileLimits } from './kernels/tile.js';
 import { fastest, gemmPlans, stepPlans } from './tuner.js';
@@ -97,7 +98,7 @@ export interface WebGPUBackendOptions {
    */
   samplerSteps?: number;
   /**
-   * Run an LSTM layer's forward over a whole sequence in one dispatch, and its backward in
+   * Run a recurrent layer's forward over a whole sequence in one dispatch, and its backward in
    * another (kernels/sequence.ts), instead of a dispatch or two per time step (default false).
    * Its workgroups of the same batch rows wait on one another, so it runs where a probe, at the
    * first read-back after a shape is met, finds them all resident at once (the steps run until
@@ -117,13 +118,14 @@ export interface WebGPUBackendOptions {
 interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number }
 // A sequence kernel on one tile, over X × Y workgroups.
 interface SequenceKernel { def: KernelDef; X: number; Y: number }
-// An LSTM forward or backward shape's candidate sequence kernels, the one it runs, and whether it runs (null until decided).
+// A layer's forward or backward shape's candidate sequence kernels, the one it runs, and whether it runs (null until decided).
 interface Sequence {
-  back: boolean; kernels: SequenceKernel[]; kernel: SequenceKernel; ex: GpuBuf; tag: number;
+  kind: StepKind; kernels: SequenceKernel[]; kernel: SequenceKernel; ex: GpuBuf; tag: number;
   B: number; H: number; use: boolean | null; ran: boolean;
+  share: number[]; // per buffer of the kernel but the exchange, the first that is the same buffer in the model's call
   timed?: ReadonlyMap<string, number>; // ms per T steps, as tuning timed them: the steps', then each kernel's
 }
-const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, sequenceWidth(s.back, s.H)) - 1;
+const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, sequenceWidth(s.kind, s.H)) - 1;
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
@@ -202,7 +204,7 @@ export class WebGPUBackend implements Backend {
     }
     const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...flags]);
     const failed = lost.find((k) => k !== null);
-    if (failed) throw new Error(`the LSTM sequence kernel's workgroups lost step with each other (a wait on the GPU gave up; ${failed}): --no-tune (or the persistent option off) runs the steps one by one`);
+    if (failed) throw new Error(`a sequence kernel's workgroups lost step with each other (a wait on the GPU gave up; ${failed}): --no-tune (or the persistent option off) runs the steps one by one`);
     const out = new Float32Array(data);
     if (this.untuned.size > 0) await this.tuneShapes();
     if (this.unprobed.length > 0) {
@@ -216,12 +218,12 @@ export class WebGPUBackend implements Backend {
   /** The plan timed fastest for each shape tuned so far (tune option), by shape. */
   tunedPlans(): ReadonlyMap<string, StepPlan | GemmPlan> { return new Map<string, StepPlan | GemmPlan>([...this.tunedSteps, ...this.tunedGemms]); }
 
-  /** How each LSTM sequence shape met so far runs (persistent option): its kernel, or 'steps'; 'undecided' until the first read-back after it. */
+  /** How each sequence shape (a layer's forward or backward) met so far runs (persistent option): its kernel, or 'steps'; 'undecided' until the first read-back after it. */
   sequencePlans(): ReadonlyMap<string, string> {
     return new Map([...this.sequences].map(([shape, s]) => [shape, s.use === null ? 'undecided' : s.use ? s.kernel.def.key : 'steps']));
   }
 
-  /** For each LSTM sequence shape that tuning decided, the time of its T steps (ms) on the steps one by one ('steps') and on each resident sequence kernel. */
+  /** For each sequence shape that tuning decided, the time of its T steps (ms) on the steps one by one ('steps') and on each resident sequence kernel. */
   sequenceTimes(): ReadonlyMap<string, ReadonlyMap<string, number>> {
     return new Map([...this.sequences].flatMap(([shape, s]): [string, ReadonlyMap<string, number>][] => (s.timed ? [[shape, s.timed]] : [])));
   }
@@ -348,35 +350,51 @@ export class WebGPUBackend implements Backend {
       [pre.offset, cPrev.offset, act.offset, c.offset, h.offset, B * H, H], B * H);
   }
   lstmForward(pre: Slice, whh: Slice, hs: Slice, cs: Slice, act: Slice, T: number, B: number, H: number): boolean {
-    const seq = this.sequenceOf(false, whh, [pre, hs, cs, act], T, B, H);
-    if (seq) this.runSequence(seq, whh, [pre, hs, cs, act], T);
-    return seq !== null;
+    return this.sequence('lstm', [pre, hs, cs, act], whh, T, B, H);
   }
   lstmBackward(act: Slice, cs: Slice, dh: Slice, dc: Slice, dpre: Slice, whh: Slice, T: number, B: number, H: number): boolean {
-    const seq = this.sequenceOf(true, whh, [act, cs, dh, dc, dpre], T, B, H);
-    if (seq) this.runSequence(seq, whh, [act, cs, dh, dc, dpre], T);
+    return this.sequence('lstmBack', [act, cs, dh, dc, dpre], whh, T, B, H);
+  }
+  gruForward(xi: Slice, bhh: Slice, hs: Slice, hh: Slice, act: Slice, whh: Slice, T: number, B: number, H: number): boolean {
+    return this.sequence('gru', [xi, bhh, hs, hh, act], whh, T, B, H);
+  }
+  gruBackward(act: Slice, hh: Slice, hs: Slice, dh: Slice, dxi: Slice, dhh: Slice, whh: Slice, T: number, B: number, H: number): boolean {
+    return this.sequence('gruBack', [act, hh, hs, dh, dxi, dhh], whh, T, B, H);
+  }
+  rnnForward(pre: Slice, hs: Slice, whh: Slice, T: number, B: number, H: number): boolean {
+    return this.sequence('rnn', [pre, hs], whh, T, B, H);
+  }
+  rnnBackward(hs: Slice, dh: Slice, dpre: Slice, whh: Slice, T: number, B: number, H: number): boolean {
+    return this.sequence('rnnBack', [hs, dh, dpre], whh, T, B, H);
+  }
+
+  // A layer's T steps of `kind` in its sequence kernel, where it runs; `s` its buffers in SEQUENCE_BUFS' order.
+  private sequence(kind: StepKind, s: Slice[], whh: Slice, T: number, B: number, H: number): boolean {
+    const seq = this.sequenceOf(kind, whh, s, T, B, H);
+    if (seq) this.runSequence(seq, whh, s, T);
     return seq !== null;
   }
 
   /**
-   * The sequence kernel (kernels/sequence.ts) for an LSTM's forward or backward of this shape,
-   * where it runs: `persistent` on, more than one step, distinct buffers (as the probe binds
-   * them; the model's are), and either one workgroup per batch tile or workgroups that can wait
-   * on one another (not a CPU renderer). The first call of a shape notes it to be decided at
+   * The sequence kernel (kernels/sequence.ts) for a layer's forward or backward of this shape,
+   * where it runs: `persistent` on, more than one step, each buffer it writes bound once (read
+   * ones may share a buffer, as a layer's W_hh and b_hh do), and either one workgroup per batch
+   * tile or workgroups that can wait on one another (not a CPU renderer). The first call of a shape notes it to be decided at
    * the next read-back (decideSequence), and the steps run until then.
    */
-  private sequenceOf(back: boolean, whh: Slice, others: Slice[], T: number, B: number, H: number): Sequence | null {
+  private sequenceOf(kind: StepKind, whh: Slice, others: Slice[], T: number, B: number, H: number): Sequence | null {
     if (!this.persistent || T < 2) return null;
-    const kind = back ? 'lstmBack' : 'lstm', t = pickStepTile(kind, B, H, this.occupancy), X = Math.ceil(H / t.BU);
-    if (new Set([whh, ...others].map((s) => this.f(s))).size <= others.length || (X > 1 && this.samplerGroups === 1)) return null;
+    const t = pickStepTile(kind, B, H, this.occupancy), X = Math.ceil(H / t.BU);
+    const all = [...others, whh].map((s) => this.f(s)), share = all.map((b) => all.indexOf(b));
+    if (SEQUENCE_BUFS[kind].some((l, i) => l.write === true && (share[i] !== i || all.lastIndexOf(all[i]) !== i)) || (X > 1 && this.samplerGroups === 1)) return null;
     const vecW = stepVec(kind, H, 0, whh.offset)[1], key = `${kind} ${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
     let seq = this.sequences.get(key);
     if (!seq) {
       const kernels = sequenceTiles(t, B).filter((g) => stepTileFits(kind, g, this.tileLimits))
-        .map((g) => ({ def: this.defOf(`lstmSequence${kind}${stepTileName(g)}${vecW}`, () => lstmSequenceDef(back, g, vecW)), X, Y: Math.ceil(B / g.BM) }))
+        .map((g) => ({ def: this.defOf(`sequence${kind}${stepTileName(g)}${vecW}`, () => sequenceDef(kind, g, vecW)), X, Y: Math.ceil(B / g.BM) }))
         .filter((k, i, all) => all.findIndex((o) => o.def === k.def) === i);
-      const made: Sequence = { back, kernels, kernel: kernels[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(back, H)), true), tag: 0,
-        B, H, use: X === 1 && !this.tune ? true : null, ran: false };
+      const made: Sequence = { kind, kernels, kernel: kernels[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(kind, H)), true), tag: 0,
+        B, H, use: X === 1 && !this.tune ? true : null, ran: false, share };
       if (made.use === null) this.unprobed.push(() => this.decideSequence(made, whh, T));
       this.sequences.set(key, (seq = made));
     }
@@ -384,19 +402,16 @@ export class WebGPUBackend implements Backend {
   }
 
   // T steps in dispatches of samplerSteps at most, `s` the kernel's buffers but W_hh and the
-  // exchange: forward (pre, hs, cs, act) from the first step, backward (act, cs, dh, dc, dpre)
-  // from the last.
+  // exchange: forward from the first step, backward from the last.
   private runSequence(seq: Sequence, whh: Slice, s: Slice[], T: number): void {
-    const { B, H } = seq, n = B * H, most = this.samplerSteps;
-    const bufs = [...(seq.back ? [...s, whh] : [s[0], whh, ...s.slice(1)]).map((b) => this.f(b)), seq.ex];
-    // Steps lo … lo + m − 1 of T; the arguments after the offsets are M, U, K, T, tag0, first, oEx.
+    const { B, H, kind } = seq, back = kind.endsWith('Back'), most = this.samplerSteps, layout = SEQUENCE_BUFS[kind];
+    const bufs = [...[...s, whh].map((b) => this.f(b)), seq.ex];
+    // Steps lo … lo + m − 1 of T; the arguments after the offsets are oW, M, U, K, T, tag0, first, oEx.
     for (let done = 0; done < T; done += most) {
-      const m = Math.min(most, T - done), lo = seq.back ? T - done - m : done;
-      const offsets = seq.back
-        ? [s[0].offset + 4 * lo * n, s[1].offset + lo * n, s[2].offset + lo * n, s[3].offset, s[4].offset + 4 * lo * n, whh.offset]
-        : [s[0].offset + 4 * lo * n, whh.offset, s[1].offset + lo * n, s[2].offset + lo * n, s[3].offset + 4 * lo * n];
+      const m = Math.min(most, T - done), lo = back ? T - done - m : done;
+      const offsets = layout.map((l, i) => s[i].offset + (l.slots === 'steps' || l.slots === 'states' ? lo * B * l.gates * H : 0));
       const { def, X, Y } = seq.kernel;
-      this.run(def, bufs, [...offsets, B, H, sequenceWidth(seq.back, H), m, seq.tag, done === 0 ? 1 : 0, 0], X, Y);
+      this.run(def, bufs, [...offsets, whh.offset, B, H, sequenceWidth(kind, H), m, seq.tag, done === 0 ? 1 : 0, 0], X, Y);
       seq.tag = (seq.tag + m) % SEQUENCE_TAGS;
     }
     seq.ran = true;
@@ -410,20 +425,24 @@ export class WebGPUBackend implements Backend {
    * plans; else the first.
    */
   private async decideSequence(seq: Sequence, whh: Slice, T: number): Promise<void> {
-    const { B, H, back } = seq, n = B * H, G = 4 * H;
+    const { B, H, kind } = seq, layout = SEQUENCE_BUFS[kind];
     const scratch: GpuBuf[] = [];
     try {
       let kernels = seq.kernels;
-      // Every buffer scratch but the exchange, bound as the model's are; the probe's answer in
-      // the third (hs, or dh). Every candidate's pipeline made at once, first, as tuning's are.
-      for (let i = 1; i < kernels[0].def.bufs.length; i++) scratch.push(this.allocate(4, false));
-      const args = kernels[0].def.args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(back, H) : 0));
-      const probe = (k: SequenceKernel) => (): void => this.run(k.def, [...scratch, seq.ex], args, k.X, k.Y);
+      // Every buffer scratch but the exchange, bound as the model's are (shared where they
+      // share), the probe answering in hs forward, dh backward. Every candidate's pipeline made
+      // at once, first, as tuning's are.
+      const own = seq.share.map((j, i) => (j === i ? this.allocate(4, false) : null));
+      for (const b of own) if (b) scratch.push(b);
+      const bound = seq.share.map((j) => own[j]!);
+      const answer = bound[layout.findIndex((l) => l.name === (kind.endsWith('Back') ? 'dh' : 'hs'))];
+      const args = kernels[0].def.args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(kind, H) : 0));
+      const probe = (k: SequenceKernel) => (): void => this.run(k.def, [...bound, seq.ex], args, k.X, k.Y);
       await this.accepted(() => this.rec.compile(() => { for (const k of kernels) probe(k)(); }));
       if (kernels[0].X > 1) {
         const resident: SequenceKernel[] = [];
         for (const k of kernels) {
-          if (await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(scratch[2], 0, 1), probe(k))) resident.push(k);
+          if (await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(answer, 0, 1), probe(k))) resident.push(k);
         }
         seq.kernels = kernels = resident;
       }
@@ -431,28 +450,14 @@ export class WebGPUBackend implements Backend {
         seq.kernel = kernels[0] ?? seq.kernel;
         return void (seq.use = kernels.length > 0);
       }
-      const lengths = back ? [T * B * G, (T + 1) * n, T * n, n, T * B * G] : [T * B * G, (T + 1) * n, (T + 1) * n, T * B * G];
+      const lengths = layout.map((l) => l.gates * H * (l.slots === 'steps' ? T * B : l.slots === 'states' ? (T + 1) * B : l.slots === 'once' ? B : 1));
       if (!await this.accepted(() => { for (const len of lengths) scratch.push(this.allocate(len, false)); })) return void (seq.use = false);
-      const bufs = scratch.slice(-lengths.length), at = (b: GpuBuf, t: number, w: number): Slice => slice(b, t * B * w, B * w);
-      const steps = back
-        ? (): void => {
-          const [act, cs, dh, dc, dpre] = bufs;
-          for (let t = T - 1; t >= 0; t--) {
-            this.lstmStepBackward(at(act, t, G), at(cs, t + 1, H), at(cs, t, H), at(dh, t, H), slice(dc), at(dpre, t, G), B, H);
-            if (t > 0) this.gemm(false, false, B, H, G, 1, at(dpre, t, G), whh, 1, at(dh, t - 1, H));
-          }
-        }
-        : (): void => {
-          const [pre, hs, cs, act] = bufs;
-          for (let t = 0; t < T; t++) {
-            this.gemm(false, true, B, G, H, 1, at(hs, t, H), whh, 1, at(pre, t, G));
-            this.lstmStep(at(pre, t, G), at(cs, t, H), at(act, t, G), at(cs, t + 1, H), at(hs, t + 1, H), B, H);
-          }
-        };
+      const bufs = scratch.slice(-lengths.length).map((b) => slice(b));
       const sequence = (k: SequenceKernel) => (): void => {
         seq.kernel = k;
-        this.runSequence(seq, whh, bufs.map((b) => slice(b)), T);
+        this.runSequence(seq, whh, bufs, T);
       };
+      const steps = (): void => sequenceSteps(this, kind, bufs, whh, T, B, H);
       const { best, ms } = await fastest([steps, ...kernels.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
       seq.timed = new Map([['steps', ms[0]], ...kernels.map((k, i): [string, number] => [k.def.key, ms[i + 1]])]);
       // A tile whose wait gave up while timed loses to the steps, and the flag is cleared.

@@ -35,7 +35,7 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
 
 /**
  * The backend's options for this adapter: its name; on a GPU, plans timed on it (tune), an
- * LSTM's forward and backward in a dispatch each where timed faster (persistent); on a CPU
+ * layer's forward and backward in a dispatch each where timed faster (persistent); on a CPU
  * renderer, sampling's loop in one workgroup and short dispatches (llvmpipe ends any loop nest
  * after 65,535 iterations in all).
  */

@@ -100,18 +100,28 @@ export const gruStep: KernelDef = {
     gruCell($hh[q], $hh[q + a.H], $hh[q + 2u * a.H], i, b, i - b * a.H, a.H);`),
 };
 
+// One GRU unit's backward from its gates r, z, n, the hidden side of n (hn, with b_hn), the
+// previous h and dh: the gradients of the three gates' pre-activations (n's on the input side;
+// its hidden side's is dn·r). Every kernel that steps a GRU back.
+export const GRU_BACK_MATH_WGSL = /* wgsl */ `
+struct GruGrad { dr: f32, dz: f32, dn: f32 }
+
+fn gruBackMath(r: f32, z: f32, nn: f32, hn: f32, hPrev: f32, d: f32) -> GruGrad {
+  let dn = d * (1.0 - z) * (1.0 - nn * nn);
+  let dz = d * (hPrev - nn) * z * (1.0 - z);
+  return GruGrad(dn * hn * r * (1.0 - r), dz, dn);
+}`;
+
 // Unit j of row b of the GRU backward, given dh: writes dxi's and dhh's three gates, dhPrev += z·dh.
-export const GRU_BACKWARD_WGSL = /* wgsl */ `
+export const GRU_BACKWARD_WGSL = GRU_BACK_MATH_WGSL + /* wgsl */ `
 fn gruCellBackward(d: f32, i: u32, b: u32, j: u32, H: u32) {
   let ao = a.oAct + b * 3u * H + j;
-  let r = $act[ao]; let z = $act[ao + H]; let nn = $act[ao + 2u * H];
-  let dn = d * (1.0 - z) * (1.0 - nn * nn);
-  let dz = d * ($hPrev[a.oHp + i] - nn) * z * (1.0 - z);
-  let dr = dn * $hh[a.oHh + b * 3u * H + 2u * H + j] * r * (1.0 - r);
+  let r = $act[ao]; let z = $act[ao + H];
+  let q = gruBackMath(r, z, $act[ao + 2u * H], $hh[a.oHh + b * 3u * H + 2u * H + j], $hPrev[a.oHp + i], d);
   let x = a.oDxi + b * 3u * H + j;
-  $dxi[x] = dr; $dxi[x + H] = dz; $dxi[x + 2u * H] = dn;
-  let q = a.oDhh + b * 3u * H + j;
-  $dhh[q] = dr; $dhh[q + H] = dz; $dhh[q + 2u * H] = dn * r;
+  $dxi[x] = q.dr; $dxi[x + H] = q.dz; $dxi[x + 2u * H] = q.dn;
+  let y = a.oDhh + b * 3u * H + j;
+  $dhh[y] = q.dr; $dhh[y + H] = q.dz; $dhh[y + 2u * H] = q.dn * r;
   $dhPrev[a.oDhp + i] += d * z;
 }`;
 
