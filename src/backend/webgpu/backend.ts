@@ -379,8 +379,9 @@ export class WebGPUBackend implements Backend {
    * The sequence kernel (kernels/sequence.ts) for a layer's forward or backward of this shape,
    * where it runs: `persistent` on, more than one step, each buffer it writes bound once (read
    * ones may share a buffer, as a layer's W_hh and b_hh do), and either one workgroup per batch
-   * tile or workgroups that can wait on one another (not a CPU renderer). The first call of a shape notes it to be decided at
-   * the next read-back (decideSequence), and the steps run until then.
+   * tile or workgroups that can wait on one another (not a CPU renderer). The first call of a
+   * shape notes it to be decided at the next read-back (decideSequence), and the steps run until
+   * then.
    */
   private sequenceOf(kind: StepKind, whh: Slice, others: Slice[], T: number, B: number, H: number): Sequence | null {
     if (!this.persistent || T < 2) return null;

@@ -1,5 +1,5 @@
 // How the workgroups of one dispatch that stay resident together (sampling's loop, sampler.ts;
-// the LSTM sequence kernel, sequence.ts) pass values to one another, and how the backend first
+// a layer's sequence kernel, sequence.ts) pass values to one another, and how the backend first
 // checks that they are resident together. WGSL has no memory fence between workgroups, so a
 // value travels as two atomic words of (16-bit tag, 16-bit half): a reader waits until both
 // carry the tag it wants, and needs no ordering between writes to different addresses.
