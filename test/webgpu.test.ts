@@ -864,7 +864,9 @@ test('createBackend("webgpu") is the webgpu backend, on Mesa where there is no G
 
 t('charrnn train says before a tuned first iteration that it tunes, and how not to', async () => {
   const tuned = new WebGPUBackend(dev().device, { tune: true, label: 'the GPU' });
-  assert.match(tuningNote(tuned) ?? '', /first iteration also times the kernel plans .* on the GPU \(--no-tune keeps fixed plans\)/);
+  assert.match(tuningNote(tuned) ?? '', /first iteration also times the kernel plans of each large step and product on the GPU \(--no-tune keeps fixed plans\)/);
+  const persistent = new WebGPUBackend(dev().device, { tune: true, persistent: true, label: 'the GPU' });
+  assert.match(tuningNote(persistent) ?? '', /kernel plans .*, and each layer's sequence in one dispatch against its steps, on the GPU \(--no-tune/);
   assert.equal(tuningNote(new WebGPUBackend(dev().device, { tune: false })), null);
   assert.equal(tuningNote(new JsBackend()), null);
 });

@@ -126,7 +126,7 @@ async function runTrain(source: string | undefined, cmd: Command): Promise<void>
  */
 export function tuningNote(be: Backend): string | null {
   return be instanceof WebGPUBackend && be.tune
-    ? `the first iteration also times the kernel plans of each large step and product on ${be.label} (--no-tune keeps fixed plans)`
+    ? `the first iteration also times the kernel plans of each large step and product${be.persistent ? ', and each layer\'s sequence in one dispatch against its steps,' : ''} on ${be.label} (--no-tune keeps fixed plans)`
     : null;
 }
 

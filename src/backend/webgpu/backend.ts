@@ -145,6 +145,8 @@ export class WebGPUBackend implements Backend {
   readonly tileLimits: TileLimits;
   /** Whether large steps and products are tuned on this GPU (the tune option). */
   readonly tune: boolean;
+  /** Whether a layer's sequence may run in one dispatch each way (the persistent option). */
+  readonly persistent: boolean;
   private readonly tunedSteps = new Map<string, StepPlan>(); // by shape: the plan timed fastest
   private readonly tunedGemms = new Map<string, GemmPlan>();
   private readonly untuned = new Map<string, () => Promise<void>>(); // shapes met, to time at the next read-back
@@ -152,7 +154,6 @@ export class WebGPUBackend implements Backend {
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
   private readonly samplers = new Map<string, Promise<Sampler | null>>();
-  private readonly persistent: boolean;
   private readonly sequences = new Map<string, Sequence>();
   private unprobed: (() => Promise<void>)[] = []; // sequences to decide at the next read-back, after tuning
 
