@@ -20,6 +20,7 @@ import { doubledOf, tileFits } from '../src/backend/webgpu/kernels/tile.js';
 import { doubleGemmTile, EXTRA_TILES, T128, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
+import { SEQUENCE_TAGS } from '../src/backend/webgpu/kernels/sequence.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
 import { tuningNote } from '../src/cli/train.js';
@@ -443,6 +444,34 @@ t('persistent with tune: the sequence kernel runs where timed faster than the st
       assert.ok([...timed.values()].every((ms) => ms > 0 && Number.isFinite(ms)), `${shape}: ${[...timed]}`);
       assert.equal(timed.get(kept), least, `${shape}: kept ${kept}, timed ${[...timed]}`);
     }
+  }
+});
+
+t('persistent with tune: a candidate whose waits give up while timed is left out, and the others are timed again', async () => {
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  const config: Partial<ModelConfig> = { model: 'lstm', layers: 1, hidden: 16 }, be = persistentOn({ tune: true });
+  // Before the backward's decision, a candidate whose steps wait for a step 8 ahead, which
+  // never comes before them.
+  type Decide = (seq: SequenceState & { kind: string }, ...rest: unknown[]) => Promise<void>;
+  const inner = be as unknown as { decideSequence: Decide };
+  const decide = inner.decideSequence.bind(be), broken: string[] = [];
+  inner.decideSequence = async (seq, ...rest) => {
+    if (seq.kind === 'lstmBack') {
+      const good = seq.kernels[0], def = good.def as unknown as { key: string; code: string };
+      const code = def.code.replace(`want = tagOf(s + ${SEQUENCE_TAGS - 1}u)`, 'want = tagOf(s + 7u)');
+      assert.notEqual(code, def.code);
+      seq.kernels.splice(1, 0, { ...good, def: { ...def, key: `${def.key}_broken`, code } as unknown as { key: string } });
+      broken.push(`${def.key}_broken`);
+    }
+    return decide(seq, ...rest);
+  };
+  assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), 'persistent tuned, a candidate broken', 1e-5);
+  assert.ok(broken.length > 0, 'no backward sequence decided');
+  assert.ok([...be.sequenceTimes().keys()].some((shape) => shape.startsWith('lstmBack')), 'the backward timed');
+  for (const [shape, timed] of be.sequenceTimes()) {
+    assert.ok(broken.every((k) => !timed.has(k)), `${shape}: ${[...timed.keys()]}`);
+    assert.notEqual(be.sequencePlans().get(shape), 'undecided');
+    if (shape.startsWith('lstmBack')) assert.ok(timed.size >= 3, `${shape}: the steps and the other candidates timed: ${[...timed.keys()]}`);
   }
 });
 

@@ -424,7 +424,7 @@ export class WebGPUBackend implements Backend {
    * whose workgroups (more than one per batch tile) are all resident at once, as a probe of the
    * tile's own pipeline (T = 0) on buffers bound as the model's are answers; with tune, the
    * fastest of them and the steps one by one over T steps, timed on scratch as tuning times
-   * plans; else the first.
+   * plans, leaving out a tile whose waits gave up while timed; else the first.
    */
   private async decideSequence(seq: Sequence, whh: Slice, T: number): Promise<void> {
     const { B, H, kind } = seq, layout = SEQUENCE_BUFS[kind];
@@ -460,21 +460,39 @@ export class WebGPUBackend implements Backend {
         this.runSequence(seq, whh, bufs, T);
       };
       const steps = (): void => sequenceSteps(this, kind, bufs, whh, T, B, H);
-      const { best, ms } = await fastest([steps, ...kernels.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
-      seq.timed = new Map([['steps', ms[0]], ...kernels.map((k, i): [string, number] => [k.def.key, ms[i + 1]])]);
-      // A tile whose wait gave up while timed loses to the steps, and the flag is cleared.
-      const flag = slice(seq.ex, sequenceFailWord(seq), 1);
+      const timing = () => fastest([steps, ...kernels.map(sequence)], () => this.flush(), undefined, (f) => this.rec.hold(f));
+      let { best, ms } = await timing();
+      if (await this.lostStep(seq)) {
+        // A wait that gave up returns at once, and the flag it set ends every wait after it: the
+        // times are void. Each candidate runs alone; those whose waits all held are timed again.
+        const held: SequenceKernel[] = [];
+        for (const k of kernels) {
+          sequence(k)();
+          if (!await this.lostStep(seq)) held.push(k);
+        }
+        seq.kernels = kernels = held;
+        if (kernels.length === 0) return void (seq.use = false);
+        ({ best, ms } = await timing());
+        if (await this.lostStep(seq)) return void (seq.use = false);
+      }
       seq.ran = false;
-      const lost = new Int32Array(await this.rec.read(seq.ex.buffer, 4 * flag.offset, 4))[0] !== 0;
-      if (lost) this.upload(flag, new Int32Array(1));
+      seq.timed = new Map([['steps', ms[0]], ...kernels.map((k, i): [string, number] => [k.def.key, ms[i + 1]])]);
       seq.kernel = kernels[Math.max(0, best - 1)];
-      seq.use = best > 0 && !lost;
+      seq.use = best > 0;
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       seq.use = false; // scratch larger than the device binds
     } finally {
       for (const b of scratch) b.buffer.destroy();
     }
+  }
+
+  // Whether a wait of this sequence's kernel gave up since the flag was last cleared; clears it.
+  private async lostStep(seq: Sequence): Promise<boolean> {
+    const flag = slice(seq.ex, sequenceFailWord(seq), 1);
+    const lost = new Int32Array(await this.rec.read(seq.ex.buffer, 4 * flag.offset, 4))[0] !== 0;
+    if (lost) this.upload(flag, new Int32Array(1));
+    return lost;
   }
 
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
