@@ -475,7 +475,6 @@ export class WebGPUBackend implements Backend {
         ({ best, ms } = await timing());
         if (await this.lostStep(seq)) return void (seq.use = false);
       }
-      seq.ran = false;
       seq.timed = new Map([['steps', ms[0]], ...kernels.map((k, i): [string, number] => [k.def.key, ms[i + 1]])]);
       seq.kernel = kernels[Math.max(0, best - 1)];
       seq.use = best > 0;
@@ -483,6 +482,7 @@ export class WebGPUBackend implements Backend {
       if (!(err instanceof UserError)) throw err;
       seq.use = false; // scratch larger than the device binds
     } finally {
+      seq.ran = false; // its flag was read here: the timing's runs were on scratch
       for (const b of scratch) b.buffer.destroy();
     }
   }
