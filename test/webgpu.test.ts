@@ -386,7 +386,8 @@ const cpuRenderer = (): boolean => (dev() as unknown as { samplerGroups: number 
 const persistentOn = (o: WebGPUBackendOptions = {}): WebGPUBackend =>
   new WebGPUBackend(dev().device, { persistent: true, ...(cpuRenderer() ? { samplerGroups: 1, samplerSteps: 8 } : {}), ...o });
 type SequenceState = { kernels: { def: { key: string }; Y: number }[]; kernel: { def: { key: string }; Y: number } };
-const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...(be as unknown as { sequences: Map<string, SequenceState> }).sequences.values()];
+const sequenceMap = (be: WebGPUBackend): Map<string, SequenceState> => (be as unknown as { sequences: Map<string, SequenceState> }).sequences;
+const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...sequenceMap(be).values()];
 const sequencesRun = (be: WebGPUBackend): string[] => [...be.sequencePlans().values()];
 
 t('persistent: an LSTM\'s, a GRU\'s and an RNN\'s forward and backward over the sequence, a dispatch each, train as js does (ragged sizes, several batch tiles, 2 layers, candidate tiles)', async () => {
@@ -440,7 +441,7 @@ t('persistent with tune: the sequence kernel runs where timed faster than the st
     assert.equal(times.size, run.length);
     for (const [shape, timed] of times) {
       const kept = be.sequencePlans().get(shape)!, least = Math.min(...timed.values());
-      assert.equal(timed.size, 1 + (be as unknown as { sequences: Map<string, SequenceState> }).sequences.get(shape)!.kernels.length);
+      assert.equal(timed.size, 1 + sequenceMap(be).get(shape)!.kernels.length);
       assert.ok([...timed.values()].every((ms) => ms > 0 && Number.isFinite(ms)), `${shape}: ${[...timed]}`);
       assert.equal(timed.get(kept), least, `${shape}: kept ${kept}, timed ${[...timed]}`);
     }

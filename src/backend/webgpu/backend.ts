@@ -201,7 +201,7 @@ export class WebGPUBackend implements Backend {
     for (const [key, s] of this.sequences) {
       if (!s.ran) continue;
       s.ran = false;
-      flags.push(this.rec.read(s.ex.buffer, 4 * sequenceFailWord(s), 4).then((w) => (new Int32Array(w)[0] !== 0 ? key : null)));
+      flags.push(this.flagOf(s).then((lost) => (lost ? key : null)));
     }
     const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...flags]);
     const failed = lost.find((k) => k !== null);
@@ -388,7 +388,7 @@ export class WebGPUBackend implements Backend {
     if (!this.persistent || T < 2) return null;
     const t = pickStepTile(kind, B, H, this.occupancy), X = Math.ceil(H / t.BU);
     const all = [...others, whh].map((s) => this.f(s)), share = all.map((b) => all.indexOf(b));
-    if (SEQUENCE_BUFS[kind].some((l, i) => l.write === true && (share[i] !== i || all.lastIndexOf(all[i]) !== i)) || (X > 1 && this.samplerGroups === 1)) return null;
+    if (SEQUENCE_BUFS[kind].some((l, i) => l.write === true && share[i] !== all.lastIndexOf(all[i])) || (X > 1 && this.samplerGroups === 1)) return null;
     const vecW = stepVec(kind, H, 0, whh.offset)[1], key = `${kind} ${stepTileName(t)}${vecKey([false, vecW])} ${B}×${H}`;
     let seq = this.sequences.get(key);
     if (!seq) {
@@ -432,19 +432,21 @@ export class WebGPUBackend implements Backend {
     try {
       let kernels = seq.kernels;
       // Every buffer scratch but the exchange, bound as the model's are (shared where they
-      // share), the probe answering in hs forward, dh backward. Every candidate's pipeline made
-      // at once, first, as tuning's are.
+      // share), the probe answering in hs forward, dh backward. With tune every candidate's
+      // pipeline is made at once, first, as tuning's are; without, the first resident is kept.
       const own = seq.share.map((j, i) => (j === i ? this.allocate(4, false) : null));
       for (const b of own) if (b) scratch.push(b);
       const bound = seq.share.map((j) => own[j]!);
       const answer = bound[layout.findIndex((l) => l.name === (kind.endsWith('Back') ? 'dh' : 'hs'))];
       const args = kernels[0].def.args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(kind, H) : 0));
       const probe = (k: SequenceKernel) => (): void => this.run(k.def, [...bound, seq.ex], args, k.X, k.Y);
-      await this.accepted(() => this.rec.compile(() => { for (const k of kernels) probe(k)(); }));
+      if (this.tune) await this.accepted(() => this.rec.compile(() => { for (const k of kernels) probe(k)(); }));
       if (kernels[0].X > 1) {
         const resident: SequenceKernel[] = [];
         for (const k of kernels) {
-          if (await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(answer, 0, 1), probe(k))) resident.push(k);
+          if (!await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(answer, 0, 1), probe(k))) continue;
+          resident.push(k);
+          if (!this.tune) break;
         }
         seq.kernels = kernels = resident;
       }
@@ -487,11 +489,15 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  // Whether a wait of this sequence's kernel gave up since the flag was last cleared; clears it.
+  // Whether a wait of this sequence's kernel gave up since the flag was last cleared.
+  private async flagOf(seq: Sequence): Promise<boolean> {
+    return new Int32Array(await this.rec.read(seq.ex.buffer, 4 * sequenceFailWord(seq), 4))[0] !== 0;
+  }
+
+  // flagOf, clearing the flag where it is set.
   private async lostStep(seq: Sequence): Promise<boolean> {
-    const flag = slice(seq.ex, sequenceFailWord(seq), 1);
-    const lost = new Int32Array(await this.rec.read(seq.ex.buffer, 4 * flag.offset, 4))[0] !== 0;
-    if (lost) this.upload(flag, new Int32Array(1));
+    const lost = await this.flagOf(seq);
+    if (lost) this.upload(slice(seq.ex, sequenceFailWord(seq), 1), new Int32Array(1));
     return lost;
   }
 

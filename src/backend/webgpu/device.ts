@@ -34,7 +34,7 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
 }
 
 /**
- * The backend's options for this adapter: its name; on a GPU, plans timed on it (tune), an
+ * The backend's options for this adapter: its name; on a GPU, plans timed on it (tune), a
  * layer's forward and backward in a dispatch each where timed faster (persistent); on a CPU
  * renderer, sampling's loop in one workgroup and short dispatches (llvmpipe ends any loop nest
  * after 65,535 iterations in all).

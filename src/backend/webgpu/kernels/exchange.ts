@@ -12,8 +12,9 @@ const PROBE_SPIN = 1 << 16;
 /**
  * exSettle(v, w, tag): the half word w holds once it carries the tag, v being the word as first
  * loaded; if it never does, 0xffff (a NaN with the other half) and the flag word `flag` set,
- * which every other wait heeds within 1,024 polls. exPut(w, tag, v): v into words w, w + 1.
- * `failed` tells a thread whether one of its waits gave up.
+ * which every other wait heeds within 1,024 polls. exTake(lo, hi, w, tag): the f32 in words w,
+ * w + 1, first loaded as lo, hi. exPut(w, tag, v): v into words w, w + 1. `failed` tells a
+ * thread whether one of its waits gave up.
  */
 export function exchangeWgsl(flag: string): string {
   return /* wgsl */ `
@@ -31,6 +32,10 @@ fn exSettle(v: u32, w: u32, tag: u32) -> u32 {
     atomicStore(&$ex[${flag}], 1);
   }
   return 0xffffu;
+}
+
+fn exTake(lo: u32, hi: u32, w: u32, tag: u32) -> f32 {
+  return bitcast<f32>(exSettle(lo, w, tag) | (exSettle(hi, w + 1u, tag) << 16u));
 }
 
 fn exPut(w: u32, tag: u32, v: f32) {

@@ -255,7 +255,7 @@ function takeCode(H: number): string {
     ...vs.map((v) => `  let i${v} = min(t + ${v * SAMPLER_WG}u, H - 1u);`),
     ...vs.map((v) => `  let lo${v} = bitcast<u32>(atomicLoad(&$ex[w0 + 2u * i${v}]));\n  let hi${v} = bitcast<u32>(atomicLoad(&$ex[w0 + 2u * i${v} + 1u]));`),
     ...vs.map((v) => `  if (t + ${v * SAMPLER_WG}u < H) {
-    xv[at + i${v}] = bitcast<f32>(exSettle(lo${v}, w0 + 2u * i${v}, tag) | (exSettle(hi${v}, w0 + 2u * i${v} + 1u, tag) << 16u));
+    xv[at + i${v}] = exTake(lo${v}, hi${v}, w0 + 2u * i${v}, tag);
   }`),
   ].join('\n');
 }

@@ -207,7 +207,7 @@ ${back ? '' : '  if (step == 0u) { return vec3u(bitcast<u32>($hs[a.oHs + i]), 0u
 fn xTake(q: vec3u) -> f32 {
   if (q.z == NONE) { return 0.0; }
   if (q.z == PLAIN) { return bitcast<f32>(q.x); }
-  return bitcast<f32>(exSettle(q.x, q.z, want) | (exSettle(q.y, q.z + 1u, want) << 16u));
+  return exTake(q.x, q.y, q.z, want);
 }
 
 // Value i of this step's, out to the exchange with its tag.
