@@ -63,6 +63,7 @@ export class Recorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0; // dispatches in the open recording
+  private readonly firstSubmit: number;
   private submitAt: number; // pending dispatches that submit the recording
   private holding = false; // see hold()
   private compiling: { def: KernelDef; bufs: readonly GPUBuffer[] }[] | null = null; // see compile()
@@ -86,7 +87,7 @@ export class Recorder {
   private readonly health: DeviceHealth;
 
   constructor(readonly device: GPUDevice, readonly submitEvery = DEFAULT_SUBMIT_EVERY) {
-    this.submitAt = Math.min(FIRST_SUBMIT, submitEvery);
+    this.firstSubmit = this.submitAt = Math.min(FIRST_SUBMIT, submitEvery);
     const align = device.limits.minUniformBufferOffsetAlignment;
     this.argStride = Math.ceil((MAX_ARGS * 4) / align) * align;
     this.argsHost = new ArrayBuffer(this.argStride * ARG_SLOTS);
@@ -267,7 +268,7 @@ export class Recorder {
 
   private submitBeforeWait(): void {
     this.submit();
-    this.submitAt = Math.min(FIRST_SUBMIT, this.submitEvery);
+    this.submitAt = this.firstSubmit;
   }
 
   /** Sends the open recording to the GPU (without waiting for it). */
