@@ -22,4 +22,4 @@ export { rankCells, type FeatureRanking, type RankedCell } from './inspect/ranki
 export { encodeInspection, VIZ_FORMAT, type VizJSON, type PackedArray, type EncodeOptions } from './inspect/encode.js';
 export { encodeCheckpoint, decodeCheckpoint, checkpointFromTraining, modelFromCheckpoint, type Checkpoint } from './io/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
-export { UserError } from './errors.js';
+export { LostWorkError, redoLostWork, UserError } from './errors.js';

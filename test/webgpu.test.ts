@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { assertSameTraining, traceTraining } from './helpers/same-training.js';
 import { checkGemm } from './helpers/gemm-check.js';
 import { LEAD, Twins, randoms, type Pick, type Twin } from './helpers/twins.js';
-import { slice, sub, type Backend, type Slice } from '../src/backend/backend.js';
+import { slice, sub, type Backend, type Buf, type Slice } from '../src/backend/backend.js';
 import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { backendOptions, isSoftwareAdapter, WebGPUBackend, type WebGPUBackendOptions } from '../src/backend/webgpu/index.js';
@@ -20,7 +20,7 @@ import { doubledOf, tileFits } from '../src/backend/webgpu/kernels/tile.js';
 import { doubleGemmTile, EXTRA_TILES, T128, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
-import { SEQUENCE_TAGS } from '../src/backend/webgpu/kernels/sequence.js';
+import { SEQUENCE_TAGS, sequenceExchangeWords, sequenceWidth } from '../src/backend/webgpu/kernels/sequence.js';
 import { loadWebGPUBackend, tryHardwareWebGPU, mayHaveGpu } from '../src/node/webgpu.js';
 import { createBackend } from '../src/node/backend.js';
 import { tuningNote } from '../src/cli/train.js';
@@ -445,6 +445,35 @@ t('persistent with tune: the sequence kernel runs where timed faster than the st
       assert.ok([...timed.values()].every((ms) => ms > 0 && Number.isFinite(ms)), `${shape}: ${[...timed]}`);
       assert.equal(timed.get(kept), least, `${shape}: kept ${kept}, timed ${[...timed]}`);
     }
+  }
+});
+
+t('persistent: where a sequence kernel\'s wait gave up, the read-back says so, that sequence runs its steps from then on, and training runs the lost work again as js trains', async () => {
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  type Live = SequenceState & { kind: StepKind; ex: Buf; ran: boolean; B: number; H: number };
+  // Per method: the argument its kernel writes garbage into when it loses step (made NaN here).
+  const spoilt = { lstmForward: 2, lstmBackward: 4, gruForward: 2, gruBackward: 5, rnnForward: 1, rnnBackward: 2 } as const;
+  for (const model of ['lstm', 'gru', 'rnn'] as const) {
+    const config: Partial<ModelConfig> = { model, layers: 1, hidden: 16, dropout: 0.1 }, be = persistentOn();
+    // The forward's second run in the kernel (iteration 2) and the backward's third (iteration 2
+    // run again) lose step: what they wrote is spoilt, and the flag set as a wait that gives up sets it.
+    for (const [dir, nth] of [['Forward', 2], ['Backward', 3]] as const) {
+      const name = `${model}${dir}` as keyof typeof spoilt, inner = be as unknown as Record<string, (...a: unknown[]) => boolean>;
+      const run = inner[name].bind(be);
+      let runs = 0;
+      inner[name] = (...a: unknown[]): boolean => {
+        if (!run(...a)) return false;
+        if (++runs !== nth) return true;
+        const seq = (sequencesOf(be) as Live[]).find((q) => q.ran && q.kind === (dir === 'Forward' ? model : `${model}Back`))!;
+        const out = a[spoilt[name]] as Slice, skip = dir === 'Forward' ? seq.B * seq.H : 0;
+        be.fill(sub(out, skip, out.length - skip), NaN);
+        be.upload(slice(seq.ex, sequenceExchangeWords(seq.B, sequenceWidth(seq.kind, seq.H)) - 1, 1), Int32Array.of(1));
+        return true;
+      };
+    }
+    assertSameTraining(await traceTraining(new JsBackend(), config, corpus, {}), await traceTraining(be, config, corpus, {}), `persistent ${model}, work lost`, 1e-5);
+    // Training's shapes (evaluation's is the same) ran in the kernel until they lost step.
+    assert.deepEqual([...be.sequencePlans().values()], ['steps', 'steps'], `${model}: ${[...be.sequencePlans()]}`);
   }
 });
 

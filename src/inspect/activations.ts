@@ -3,7 +3,7 @@
 // read from a zero state in fixed-size chunks, the state carried between them, so memory on the
 // backend stays bounded however long the text is.
 import { sub } from '../backend/backend.js';
-import { UserError } from '../errors.js';
+import { redoLostWork, UserError } from '../errors.js';
 import type { CharLM } from '../model/charlm.js';
 import type { ModelConfig } from '../model/config.js';
 import type { Vocab } from '../text/vocab.js';
@@ -57,16 +57,18 @@ export async function inspectIds(model: CharLM, vocab: Vocab, ids: Int32Array, o
   const state = model.scratchState('inspect', 1);
   for (let start = 0; start < N; start += chunk) {
     const T = Math.min(chunk, N - start);
-    const logits = model.logits(ids.subarray(start, start + T), T, 1, state);
-    const states = model.layerStates();
-    const probsBuf = sub(model.scratch('inspect-probs', chunk * V), 0, T * V);
-    be.softmax(logits, probsBuf, T, V, 1);
-    // All of a chunk's reads at once: on a GPU each is a round trip, and they need not queue.
-    const [probs, ...values] = await Promise.all([be.download(probsBuf), ...traces.map((tr) => {
-      const s = states[tr.layer][tr.kind];
-      if (!s) throw new Error(`layer ${tr.layer} has no ${tr.kind} state`);
-      return be.download(s);
-    })]);
+    const [probs, ...values] = await redoLostWork(() => {
+      const logits = model.logits(ids.subarray(start, start + T), T, 1, state);
+      const states = model.layerStates();
+      const probsBuf = sub(model.scratch('inspect-probs', chunk * V), 0, T * V);
+      be.softmax(logits, probsBuf, T, V, 1);
+      // All of a chunk's reads at once: on a GPU each is a round trip, and they need not queue.
+      return Promise.all([be.download(probsBuf), ...traces.map((tr) => {
+        const s = states[tr.layer][tr.kind];
+        if (!s) throw new Error(`layer ${tr.layer} has no ${tr.kind} state`);
+        return be.download(s);
+      })]);
+    }, () => model.rewind(state));
     traces.forEach((tr, i) => tr.values.set(values[i], start * H));
     topOf(probs, T, V, k, guesses, start);
   }

@@ -168,6 +168,14 @@ export class CharLM {
   }
 
   /**
+   * Puts `state` back as the last forward found it, so that the forward can run again: after a
+   * LostWorkError, or any other way its work was lost.
+   */
+  rewind(state: RecurrentState): void {
+    this.layers.forEach((l, k) => l.rewind(state.layer(k)));
+  }
+
+  /**
    * Per layer, the hidden (and, for LSTM, cell) state after every step of the last forward:
    * [T·B, H] each, time-major. Valid until the next forward; inspection reads it.
    */

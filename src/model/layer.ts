@@ -30,6 +30,8 @@ export interface RecurrentLayer {
   backward(dx: Slice | null): void;
   /** The state after every step of the last forward: h [T·B, H] and, for LSTM, c [T·B, H]. */
   states(): LayerState;
+  /** Puts into `state` what the last forward started from (it leaves its last step's there). */
+  rewind(state: LayerState): void;
 }
 
 export abstract class LayerBase {
@@ -37,8 +39,11 @@ export abstract class LayerBase {
   protected B = 0;
   private readonly cache = new Map<string, unknown>();
   protected input: LayerInput | null = null;
-  /** The sequence buffers of the last forward; every layer keeps dL/dh per step in dhs. */
-  protected abstract w: { dhs: Slice[] };
+  /**
+   * The sequence buffers of the last forward; every layer keeps dL/dh per step in dhs, and its
+   * states in hs (and cs) from slot 0, the state it started from.
+   */
+  protected abstract w: { dhs: Slice[]; hs: Slice[]; cs?: Slice[] };
 
   constructor(protected readonly be: Backend, readonly H: number, readonly G: number,
     protected readonly p: LayerParams, protected readonly g: LayerParams) {}
@@ -46,6 +51,11 @@ export abstract class LayerBase {
   /** See RecurrentLayer.gradOutput: the whole of dhs. */
   gradOutput(): Slice {
     return LayerBase.whole(this.w.dhs);
+  }
+
+  rewind(state: LayerState): void {
+    this.be.copy(state.h, this.w.hs[0]);
+    if (state.c && this.w.cs) this.be.copy(state.c, this.w.cs[0]);
   }
 
   // out[N,G] = x[N,In]·W_ihᵀ + b_ih

@@ -1,9 +1,9 @@
 // Sampling, as char-rnn's sample.lua: prime the state with the given text, then draw
 // one character at a time from softmax(logits / temperature), optionally restricted to
 // the k most likely or taken greedily; `count` streams are sampled side by side.
-import type { Slice } from '../backend/backend.js';
+import { sub, type Slice } from '../backend/backend.js';
 import { uniform, Stream } from '../backend/rng.js';
-import { UserError } from '../errors.js';
+import { redoLostWork, UserError } from '../errors.js';
 import type { CharLM } from '../model/charlm.js';
 import type { Vocab } from '../text/vocab.js';
 import { sampleOnDevice } from './device.js';
@@ -52,7 +52,11 @@ export async function* sampleIds(model: CharLM, vocab: Vocab, opts: Partial<Samp
       const n = primeIds.length - 1;
       const seq = new Int32Array(n * B);
       for (let t = 0; t < n; t++) seq.fill(primeIds[t], t * B, (t + 1) * B);
-      model.logits(seq, n, B, state); // only the state matters
+      // Only the state matters; it is read once so that work the backend lost is redone here.
+      await redoLostWork(() => {
+        model.logits(seq, n, B, state);
+        return be.download(sub(state.h, 0, 1));
+      }, () => model.rewind(state));
     }
     cur.fill(primeIds[primeIds.length - 1]);
   } else if (o.length > 0) {

@@ -2,7 +2,7 @@
 // state carried from chunk to chunk along each stream, averaged over every prediction.
 // Unlike the training layout, the last chunk may be shorter than S, so no more than
 // B − 1 characters of the split go unscored.
-import { UserError } from '../errors.js';
+import { redoLostWork, UserError } from '../errors.js';
 import type { CharLM } from '../model/charlm.js';
 
 export interface EvalResult {
@@ -18,6 +18,11 @@ export function checkEvaluable(ids: ArrayLike<number>, what: string): void {
 
 export async function evaluate(model: CharLM, ids: ArrayLike<number>, batch: number, seq: number, what = 'text'): Promise<EvalResult> {
   checkEvaluable(ids, what);
+  // Chunks overlap (see below), so work the backend lost is redone from the split's start.
+  return redoLostWork(() => evaluateOnce(model, ids, batch, seq));
+}
+
+async function evaluateOnce(model: CharLM, ids: ArrayLike<number>, batch: number, seq: number): Promise<EvalResult> {
   const n = ids.length - 1; // predictions available
   const B = Math.max(1, Math.min(batch, Math.floor(n / seq)));
   const len = Math.floor(n / B); // characters predicted per stream

@@ -5,6 +5,7 @@ import type { CharLM, RecurrentState } from '../model/charlm.js';
 import type { Corpus } from '../text/corpus.js';
 import { Batcher } from '../text/batches.js';
 import { slice } from '../backend/backend.js';
+import { redoLostWork } from '../errors.js';
 import { checkTrainOptions, defaultTrainOptions, type TrainOptions } from './options.js';
 import { Optimizer } from './optimizer.js';
 import { evaluate } from './evaluate.js';
@@ -104,12 +105,14 @@ export async function* train(model: CharLM, corpus: Corpus, opts: Partial<TrainO
     if (o.maxTime > 0 && elapsed() - elapsedBefore >= o.maxTime) { reason = 'max-time'; break; }
     const t0 = now();
     batcher.fill(p.iter % perEpoch, x, y);
-    be.fill(model.grads, 0);
-    // The gradient norm is asked for before the loss is awaited, so that a GPU returns both
-    // after one wait instead of two in a row.
-    const lossRead = model.lossAndGrad(x, y, o.seq, o.batch, state, { train: true, seed: o.seed, iteration: p.iter });
-    be.sumSquares(model.grads, sumsq);
-    const [loss, sumsqRead] = await Promise.all([lossRead, be.download(sumsq)]);
+    const [loss, sumsqRead] = await redoLostWork(() => {
+      be.fill(model.grads, 0);
+      // The gradient norm is asked for before the loss is awaited, so that a GPU returns both
+      // after one wait instead of two in a row.
+      const lossRead = model.lossAndGrad(x, y, o.seq, o.batch, state, { train: true, seed: o.seed, iteration: p.iter });
+      be.sumSquares(model.grads, sumsq);
+      return Promise.all([lossRead, be.download(sumsq)]);
+    }, () => model.rewind(state));
     if (!Number.isFinite(loss) || (p.firstLoss !== null && loss > 3 * p.firstLoss)) {
       reason = 'diverged';
       message = `loss ${Number.isFinite(loss) ? `${loss.toFixed(4)} is above 3× the first loss ${p.firstLoss!.toFixed(4)}` : 'is not a number'} at iteration ${p.iter + 1}: stopped; the last good checkpoint is kept (try a lower --lr)`;

@@ -3,7 +3,7 @@
 // buffers that stay on the GPU. Methods record work (recorder.ts); download and flush are
 // the only points that wait for the GPU.
 import { slice, type Backend, type Buf, type DrawOptions, type SampleLoop, type SamplerNet, type Slice } from '../backend.js';
-import { UserError } from '../../errors.js';
+import { LostWorkError, UserError } from '../../errors.js';
 import type { KernelDef } from './program.js';
 import { Recorder, Usage, type RecorderStats } from './recorder.js';
 import { groupsFor, WG } from './kernels/common.js';
@@ -197,15 +197,16 @@ export class WebGPUBackend implements Backend {
     const b = this.f(src);
     this.settle();
     // With it, in the same wait: whether a sequence kernel's wait gave up since the last read-back.
-    const flags: Promise<string | null>[] = [];
-    for (const [key, s] of this.sequences) {
-      if (!s.ran) continue;
-      s.ran = false;
-      flags.push(this.flagOf(s).then((lost) => (lost ? key : null)));
+    // If one did, what it and everything after it wrote is void: that sequence runs its steps
+    // from now on, and the caller runs its work again (LostWorkError).
+    const ran = [...this.sequences].filter(([, s]) => s.ran);
+    for (const [, s] of ran) s.ran = false;
+    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...ran.map(([, s]) => this.flagOf(s))]);
+    const failed = ran.filter((_, i) => lost[i]);
+    if (failed.length > 0) {
+      for (const [, s] of failed) s.use = false;
+      throw new LostWorkError(`a sequence kernel's workgroups lost step with each other (a wait on the GPU gave up: ${failed.map(([key]) => key).join(', ')}); it runs its steps one by one from now on`);
     }
-    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...flags]);
-    const failed = lost.find((k) => k !== null);
-    if (failed) throw new Error(`a sequence kernel's workgroups lost step with each other (a wait on the GPU gave up; ${failed}): --no-tune (or the persistent option off) runs the steps one by one`);
     const out = new Float32Array(data);
     if (this.untuned.size > 0) await this.tuneShapes();
     if (this.unprobed.length > 0) {
