@@ -863,6 +863,40 @@ t('sampling\'s loop draws what the js backend draws: LSTM, GRU and RNN, one-hot 
   }
 });
 
+t('sampling\'s loop: where its wait gave up, the read-back says so, and sampling goes on step by step from where the lost stretch began, drawing what the loop would have', async () => {
+  const vocab = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0.1 }).vocab;
+  for (const [k, config] of ([{ model: 'lstm', layers: 2, hidden: 24 }, { model: 'gru', layers: 1, hidden: 20 }, { model: 'rnn', layers: 2, hidden: 16 }] as const).entries()) {
+    const js = CharLM.create(new JsBackend(), config, vocab.size, 20 + k);
+    // Weights well above their initial size, so that the state a stretch starts from shows in its draws.
+    js.backend.upload(js.params, (await js.backend.download(js.params)).map((v) => 6 * v));
+    const be = new WebGPUBackend(dev().device, cpuRenderer() ? { samplerGroups: 1, samplerSteps: 8 } : {});
+    const model = new CharLM(be, js.config, vocab.size);
+    model.importParams(await js.exportParams());
+    // The loop's second stretch loses step: the state it leaves is spoilt, and the flag set as a
+    // wait that gives up sets it.
+    type Loop = { ex: Buf; fail: number };
+    const loops = (be as unknown as { loops: Map<string, Loop> }).loops, make = be.sampleLoop.bind(be);
+    let calls = 0;
+    be.sampleLoop = async (net) => {
+      const loop = await make(net);
+      return loop && ((first, last, drawn, n, o) => {
+        loop(first, last, drawn, n, o);
+        if (++calls !== 2) return;
+        be.fill(net.h, NaN);
+        for (const l of loops.values()) be.upload(slice(l.ex, l.fail, 1), Int32Array.of(1));
+      });
+    };
+    const o = { length: 300, seed: 5, temperature: 0.9 };
+    assert.equal(await sampleText(model, vocab, o), await sampleText(js, vocab, o), config.model);
+    assert.ok(calls >= 3, `${config.model}: ${calls} stretches in the loop`);
+    // The loop is not used again: the next sample is drawn step by step, and still alike.
+    assert.equal(loops.size, 0);
+    const o2 = { length: 50, seed: 6, prime: 'the ' }, before = calls;
+    assert.equal(await sampleText(model, vocab, o2), await sampleText(js, vocab, o2), config.model);
+    assert.equal(calls, before);
+  }
+});
+
 t('a buffer of another backend or of the wrong type is refused; too large a buffer is a user error', async () => {
   const be = dev(), other = new JsBackend();
   assert.throws(() => be.fill(slice(other.alloc(4)), 1), /does not belong/);

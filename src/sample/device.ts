@@ -5,7 +5,8 @@
 // chunk, the device already runs the next. With one stream, a backend that samples in its own
 // loop (Backend.sampleLoop) runs a chunk in one call: on WebAssembly threads that saves the
 // hand-offs, the read-back and the host's draw of every character.
-import { sub, type DrawOptions, type SamplerNet } from '../backend/backend.js';
+import { sub, type DrawOptions, type SamplerNet, type Slice } from '../backend/backend.js';
+import { LostWorkError } from '../errors.js';
 import type { CharLM, RecurrentState } from '../model/charlm.js';
 
 const FIRST_CHUNK = 8; // small, so that the first characters stream out at once
@@ -21,23 +22,32 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
   const be = model.backend, B = first.length;
   const drawRows = be.drawRows?.bind(be);
   if (!drawRows) throw new Error(`the ${be.name} backend does not draw on the device`);
-  const loop = B === 1 && be.sampleLoop ? await be.sampleLoop(samplerNet(model, state)) : null;
+  let loop = B === 1 && be.sampleLoop ? await be.sampleLoop(samplerNet(model, state)) : null;
   const maxChunk = loop ? MAX_LOOP_CHUNK : MAX_CHUNK;
   // Kept by the model: sampling runs again and again during training, and a backend's buffers
   // are never freed.
   const ids = model.scratch('device-ids', (maxChunk + 1) * B, true);
   const drawn = model.scratch('device-drawn', maxChunk * B);
+  // The state as each of the last two of the loop's chunks began (one is read while the next
+  // runs): where the backend lost a chunk's work (LostWorkError), it runs again from there.
+  const began = loop ? [0, 1].map((k) => ({ h: model.scratch(`device-began-h${k}`, state.h.length), c: state.c ? model.scratch(`device-began-c${k}`, state.c.length) : null })) : [];
+  const keep = (from: { h: Slice; c: Slice | null }, to: { h: Slice; c: Slice | null }): void => {
+    be.copy(to.h, from.h);
+    if (from.c && to.c) be.copy(to.c, from.c);
+  };
   be.upload(sub(ids, 0, B), first);
   const cur = new Int32Array(B);
-  let recorded = 0, chunk = FIRST_CHUNK;
-  const record = (): { n: number; read: Promise<Float32Array> } => {
-    const n = Math.min(chunk, steps - recorded);
+  let recorded = 0, chunk = FIRST_CHUNK, chunks = 0;
+  const record = (): { n: number; start: number; began: number; read: Promise<Float32Array> } => {
+    const n = Math.min(chunk, steps - recorded), start = recorded;
     chunk = Math.min(2 * chunk, maxChunk);
     if (recorded > 0) be.copy(sub(ids, 0, B), sub(ids, maxChunk * B, B));
     if (loop) {
+      const k = chunks++ % 2;
+      keep(state, began[k]);
       loop(sub(ids, 0, 1), sub(ids, maxChunk, 1), sub(drawn, 0, n), n, { ...draw, index: draw.index + recorded });
       recorded += n;
-      return { n, read: be.download(sub(drawn, 0, n)).then((got) => checked(got, model.vocabSize)) };
+      return { n, start, began: k, read: be.download(sub(drawn, 0, n)).then((got) => checked(got, model.vocabSize)) };
     }
     for (let s = 0; s < n; s++) {
       const logits = model.logits(sub(ids, s * B, B), 1, B, state);
@@ -46,12 +56,27 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
       drawRows(logits, next, sub(drawn, s * B, B), B, model.vocabSize, { ...draw, index: draw.index + (recorded + s) * B });
     }
     recorded += n;
-    return { n, read: be.download(sub(drawn, 0, n * B)) };
+    return { n, start, began: -1, read: be.download(sub(drawn, 0, n * B)) };
   };
   let pending = record();
   while (pending.n > 0) {
-    const next = recorded < steps ? record() : { n: 0, read: Promise.resolve(new Float32Array(0)) };
-    const got = await pending.read;
+    const next = recorded < steps ? record() : { n: 0, start: recorded, began: -1, read: Promise.resolve(new Float32Array(0)) };
+    let got: Float32Array;
+    try {
+      got = await pending.read;
+    } catch (err) {
+      if (!(err instanceof LostWorkError) || pending.began < 0) throw err;
+      // The loop lost this chunk and ran the next on what it left: both go, and sampling goes on
+      // step by step (which draws what the loop would) from the chunk's start, its input id
+      // where record() takes it.
+      next.read.catch(() => undefined);
+      loop = null;
+      keep(began[pending.began], state);
+      be.upload(pending.start > 0 ? sub(ids, maxChunk * B, B) : sub(ids, 0, B), pending.start > 0 ? cur : first);
+      recorded = pending.start;
+      pending = record();
+      continue;
+    }
     for (let s = 0; s < pending.n; s++) {
       for (let b = 0; b < B; b++) cur[b] = got[s * B + b];
       yield cur;
@@ -74,11 +99,8 @@ export function samplerNet(model: CharLM, state: RecurrentState): SamplerNet {
   };
 }
 
-// A loop whose workgroups lost step with each other (a wait gave up) marks its draws −1.
+// A loop whose workgroups lost step (which the backend's read-back reports) marks its draws −1.
 function checked(ids: Float32Array, V: number): Float32Array {
-  for (const id of ids) {
-    if (id === -1) throw new Error('the sampling loop\'s workgroups lost step with each other (a wait on the GPU gave up)');
-    if (!(id >= 0 && id < V)) throw new Error(`the device sampler drew ${id}, outside the vocabulary of ${V}`);
-  }
+  for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`the device sampler drew ${id}, outside the vocabulary of ${V}`);
   return ids;
 }

@@ -19,7 +19,7 @@ import { sequenceSteps } from './sequence-steps.js';
 import { cellGatesOf, pickStep, pickStepTile, stepK, stepTileFits, stepDef, stepFinishDef, stepSliceDef, stepTileName, stepVec, type StepKind, type StepPlan } from './kernels/step.js';
 import type { TileLimits } from './kernels/tile.js';
 import { fastest, gemmPlans, stepPlans } from './tuner.js';
-import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
+import { exchangeWords, SAMPLER_UNITS, samplerDef, samplerFailWord, samplerKey, samplerSharedBytes, type SamplerShape } from './kernels/sampler.js';
 
 // Some calls are recorded lazily, to be merged with the calls after them into one dispatch:
 // a product with the step that consumes it (kernels/step.ts) or with the biases added to its
@@ -115,7 +115,10 @@ export interface WebGPUBackendOptions {
   tune?: boolean;
 }
 
-interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number }
+interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number; fail: number; ran: boolean }
+// A kernel whose workgroups wait on one another, as it ran: where its waits flag that one gave
+// up, and what then.
+interface Waiting { what: string; ex: GpuBuf; word: number; lost: () => void }
 // A sequence kernel on one tile, over X × Y workgroups.
 interface SequenceKernel { def: KernelDef; X: number; Y: number }
 // A layer's forward or backward shape's candidate sequence kernels, the one it runs, and whether it runs (null until decided).
@@ -154,6 +157,7 @@ export class WebGPUBackend implements Backend {
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
   private readonly samplers = new Map<string, Promise<Sampler | null>>();
+  private readonly loops = new Map<string, Sampler>(); // the samplers made, by key
   private readonly sequences = new Map<string, Sequence>();
   private unprobed: (() => Promise<void>)[] = []; // sequences to decide at the next read-back, after tuning
 
@@ -196,16 +200,15 @@ export class WebGPUBackend implements Backend {
   async download(src: Slice): Promise<Float32Array> {
     const b = this.f(src);
     this.settle();
-    // With it, in the same wait: whether a sequence kernel's wait gave up since the last read-back.
-    // If one did, what it and everything after it wrote is void: that sequence runs its steps
-    // from now on, and the caller runs its work again (LostWorkError).
-    const ran = [...this.sequences].filter(([, s]) => s.ran);
-    for (const [, s] of ran) s.ran = false;
-    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...ran.map(([, s]) => this.flagOf(s))]);
+    // With it, in the same wait: whether a wait of a kernel whose workgroups wait on one another
+    // gave up since the last read-back. If one did, what it and everything after it wrote is
+    // void: that work runs another way from now on, and the caller runs it again (LostWorkError).
+    const ran = this.ranSinceRead();
+    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...ran.map((w) => this.flagOf(w.ex, w.word))]);
     const failed = ran.filter((_, i) => lost[i]);
     if (failed.length > 0) {
-      for (const [, s] of failed) s.use = false;
-      throw new LostWorkError(`a sequence kernel's workgroups lost step with each other (a wait on the GPU gave up: ${failed.map(([key]) => key).join(', ')}); it runs its steps one by one from now on`);
+      for (const w of failed) w.lost();
+      throw new LostWorkError(`the workgroups of ${failed.map((w) => w.what).join(' and ')} lost step with each other (a wait on the GPU gave up); that work runs another way from now on`);
     }
     const out = new Float32Array(data);
     if (this.untuned.size > 0) await this.tuneShapes();
@@ -490,16 +493,33 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  // Whether a wait of this sequence's kernel gave up since the flag was last cleared.
-  private async flagOf(seq: Sequence): Promise<boolean> {
-    return new Int32Array(await this.rec.read(seq.ex.buffer, 4 * sequenceFailWord(seq), 4))[0] !== 0;
+  // Whether a wait gave up since the flag word `word` of exchange `ex` was last cleared.
+  private async flagOf(ex: GpuBuf, word: number): Promise<boolean> {
+    return new Int32Array(await this.rec.read(ex.buffer, 4 * word, 4))[0] !== 0;
   }
 
-  // flagOf, clearing the flag where it is set.
+  // A sequence's flagOf, clearing the flag where it is set.
   private async lostStep(seq: Sequence): Promise<boolean> {
-    const lost = await this.flagOf(seq);
+    const lost = await this.flagOf(seq.ex, sequenceFailWord(seq));
     if (lost) this.upload(slice(seq.ex, sequenceFailWord(seq), 1), new Int32Array(1));
     return lost;
+  }
+
+  // The kernels whose workgroups wait on one another (layers' sequences, sampling's loops) that
+  // ran since the last read-back, each with its flag word and what to do where a wait gave up.
+  private ranSinceRead(): Waiting[] {
+    const ran: Waiting[] = [];
+    for (const [key, s] of this.sequences) {
+      if (!s.ran) continue;
+      s.ran = false;
+      ran.push({ what: `the sequence kernel of ${key}`, ex: s.ex, word: sequenceFailWord(s), lost: () => { s.use = false; } });
+    }
+    for (const [key, s] of this.loops) {
+      if (!s.ran) continue;
+      s.ran = false;
+      ran.push({ what: 'the sampling loop', ex: s.ex, word: s.fail, lost: () => { this.loops.delete(key); this.samplers.set(key, Promise.resolve(null)); } });
+    }
+    return ran;
   }
 
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
@@ -573,6 +593,7 @@ export class WebGPUBackend implements Backend {
     if (!made) this.samplers.set(def.key, (made = this.makeSampler(def, shape, [params, h, c])));
     const sampler = await made;
     if (!sampler) return null;
+    this.loops.set(def.key, sampler);
     return (first, last, drawn, n, o) => {
       const ids = this.i(first);
       if (this.i(last) !== ids) throw new Error('sampleLoop: first and last must be in one buffer');
@@ -583,6 +604,7 @@ export class WebGPUBackend implements Backend {
             sampler.step, 1 / o.temperature, o.topK, o.argmax ? 1 : 0, o.seed >>> 0, o.stream >>> 0, (o.index + s0) >>> 0], sampler.groups);
         sampler.step = (sampler.step + m) >>> 0;
       }
+      sampler.ran = true;
     };
   }
 
@@ -601,7 +623,7 @@ export class WebGPUBackend implements Backend {
           [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], groups);
         if (!await this.allResident(slice(ex, exchangeWords(s) - 1, 1), flag, probe)) continue;
       }
-      return { def, groups, ex, step: 0 };
+      return { def, groups, ex, step: 0, fail: samplerFailWord(s), ran: false };
     }
     return null;
   }

@@ -38,6 +38,8 @@ export const SAMPLER_UNITS = 256; // hidden units per workgroup at most: one thr
 
 /** Words of the exchange buffer: two slots of H values per layer, two words each, then the flags. */
 export const exchangeWords = (s: SamplerShape): number => 4 * s.L * s.H + 2;
+/** The word a wait sets when it gives up (the one after it counts the probe's arrivals). */
+export const samplerFailWord = (s: SamplerShape): number => 4 * s.L * s.H;
 
 // Lengths of the kernel's workgroup arrays that depend on the network: xv holds the widest
 // input and h, pre (vec2f) a row per owned gate, cst the LSTM's owned cells of every layer.
@@ -59,7 +61,7 @@ export function samplerKey(s: SamplerShape): string {
 
 export function samplerDef(s: SamplerShape): KernelDef {
   const { cell, L, H, V, E } = s, NT = SAMPLER_WG, n = sharedLengths(s);
-  const fail = 4 * L * H, arrive = fail + 1;
+  const fail = samplerFailWord(s), arrive = fail + 1;
   const layers = Array.from({ length: L }, (_, k) => layerCode(s, k, k === 0 ? E : H)).join('\n');
   const code = /* wgsl */ `
 const NT: u32 = ${NT}u;
