@@ -48,10 +48,6 @@ export class GRULayer extends LayerBase implements RecurrentLayer {
     return this.afterSteps(hs);
   }
 
-  states(): LayerState {
-    return { h: this.afterSteps(this.w.hs), c: null };
-  }
-
   backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { xi, hh, dhh, act, hs, dhs, dh0 } = this.w;

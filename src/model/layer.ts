@@ -53,6 +53,10 @@ export abstract class LayerBase {
     return LayerBase.whole(this.w.dhs);
   }
 
+  states(): LayerState {
+    return { h: this.afterSteps(this.w.hs), c: this.w.cs ? this.afterSteps(this.w.cs) : null };
+  }
+
   rewind(state: LayerState): void {
     this.be.copy(state.h, this.w.hs[0]);
     if (state.c && this.w.cs) this.be.copy(state.c, this.w.cs[0]);

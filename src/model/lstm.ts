@@ -51,10 +51,6 @@ export class LSTMLayer extends LayerBase implements RecurrentLayer {
     return this.afterSteps(hs);
   }
 
-  states(): LayerState {
-    return { h: this.afterSteps(this.w.hs), c: this.afterSteps(this.w.cs) };
-  }
-
   backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { pre, act, cs, dhs, dc, hs } = this.w;

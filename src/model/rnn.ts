@@ -40,10 +40,6 @@ export class RNNLayer extends LayerBase implements RecurrentLayer {
     return this.afterSteps(hs);
   }
 
-  states(): LayerState {
-    return { h: this.afterSteps(this.w.hs), c: null };
-  }
-
   backward(dx: Slice | null): void {
     const { be, H, T, B } = this;
     const { pre, hs, dhs } = this.w;
