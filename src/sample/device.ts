@@ -38,6 +38,12 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
   be.upload(sub(ids, 0, B), first);
   const cur = new Int32Array(B);
   let recorded = 0, chunk = FIRST_CHUNK, chunks = 0;
+  // A chunk's read fails where it is awaited, not as an unhandled rejection while the one before
+  // is awaited (a lost chunk's successor fails too).
+  const settled = (read: Promise<Float32Array>): Promise<Float32Array> => {
+    read.catch(() => undefined);
+    return read;
+  };
   const record = (): { n: number; start: number; began: number; read: Promise<Float32Array> } => {
     const n = Math.min(chunk, steps - recorded), start = recorded;
     chunk = Math.min(2 * chunk, maxChunk);
@@ -47,7 +53,7 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
       keep(state, began[k]);
       loop(sub(ids, 0, 1), sub(ids, maxChunk, 1), sub(drawn, 0, n), n, { ...draw, index: draw.index + recorded });
       recorded += n;
-      return { n, start, began: k, read: be.download(sub(drawn, 0, n)).then((got) => checked(got, model.vocabSize)) };
+      return { n, start, began: k, read: settled(be.download(sub(drawn, 0, n)).then((got) => checked(got, model.vocabSize))) };
     }
     for (let s = 0; s < n; s++) {
       const logits = model.logits(sub(ids, s * B, B), 1, B, state);
@@ -56,7 +62,7 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
       drawRows(logits, next, sub(drawn, s * B, B), B, model.vocabSize, { ...draw, index: draw.index + (recorded + s) * B });
     }
     recorded += n;
-    return { n, start, began: -1, read: be.download(sub(drawn, 0, n * B)) };
+    return { n, start, began: -1, read: settled(be.download(sub(drawn, 0, n * B))) };
   };
   let pending = record();
   while (pending.n > 0) {
@@ -69,7 +75,6 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
       // The loop lost this chunk and ran the next on what it left: both go, and sampling goes on
       // step by step (which draws what the loop would) from the chunk's start, its input id
       // where record() takes it.
-      next.read.catch(() => undefined);
       loop = null;
       keep(began[pending.began], state);
       be.upload(pending.start > 0 ? sub(ids, maxChunk * B, B) : sub(ids, 0, B), pending.start > 0 ? cur : first);
