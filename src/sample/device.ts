@@ -77,7 +77,8 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
       // where record() takes it.
       loop = null;
       keep(began[pending.began], state);
-      be.upload(pending.start > 0 ? sub(ids, maxChunk * B, B) : sub(ids, 0, B), pending.start > 0 ? cur : first);
+      const [input, at] = pending.start > 0 ? [cur, maxChunk * B] : [first, 0];
+      be.upload(sub(ids, at, B), input);
       recorded = pending.start;
       pending = record();
       continue;

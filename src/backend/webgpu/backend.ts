@@ -115,20 +115,19 @@ export interface WebGPUBackendOptions {
   tune?: boolean;
 }
 
-interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number; fail: number; ran: boolean }
-// A kernel whose workgroups wait on one another, as it ran: where its waits flag that one gave
-// up, and what then.
+// A kernel whose workgroups wait on one another: the word of its exchange that a wait which
+// gives up sets, and what then.
 interface Waiting { what: string; ex: GpuBuf; word: number; lost: () => void }
+interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number; waiting: Waiting }
 // A sequence kernel on one tile, over X × Y workgroups.
 interface SequenceKernel { def: KernelDef; X: number; Y: number }
 // A layer's forward or backward shape's candidate sequence kernels, the one it runs, and whether it runs (null until decided).
 interface Sequence {
   kind: StepKind; kernels: SequenceKernel[]; kernel: SequenceKernel; ex: GpuBuf; tag: number;
-  B: number; H: number; use: boolean | null; ran: boolean;
+  B: number; H: number; use: boolean | null; waiting: Waiting;
   share: number[]; // per buffer of the kernel but the exchange, the first that is the same buffer in the model's call
   timed?: ReadonlyMap<string, number>; // ms per T steps, as tuning timed them: the steps', then each kernel's
 }
-const sequenceFailWord = (s: Sequence): number => sequenceExchangeWords(s.B, sequenceWidth(s.kind, s.H)) - 1;
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
@@ -157,9 +156,9 @@ export class WebGPUBackend implements Backend {
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
   private readonly samplers = new Map<string, Promise<Sampler | null>>();
-  private readonly loops = new Map<string, Sampler>(); // the samplers made, by key
   private readonly sequences = new Map<string, Sequence>();
   private unprobed: (() => Promise<void>)[] = []; // sequences to decide at the next read-back, after tuning
+  private readonly waited = new Set<Waiting>(); // the kernels that wait on one another run since the last read-back
 
   constructor(readonly device: GPUDevice, opts: WebGPUBackendOptions = {}) {
     this.label = opts.label ?? 'GPU';
@@ -203,8 +202,9 @@ export class WebGPUBackend implements Backend {
     // With it, in the same wait: whether a wait of a kernel whose workgroups wait on one another
     // gave up since the last read-back. If one did, what it and everything after it wrote is
     // void: that work runs another way from now on, and the caller runs it again (LostWorkError).
-    const ran = this.ranSinceRead();
-    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...ran.map((w) => this.flagOf(w.ex, w.word))]);
+    const ran = [...this.waited];
+    this.waited.clear();
+    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...ran.map((w) => this.flagOf(w))]);
     const failed = ran.filter((_, i) => lost[i]);
     if (failed.length > 0) {
       for (const w of failed) w.lost();
@@ -399,8 +399,9 @@ export class WebGPUBackend implements Backend {
       const kernels = sequenceTiles(t, B).filter((g) => stepTileFits(kind, g, this.tileLimits))
         .map((g) => ({ def: this.defOf(`sequence${kind}${stepTileName(g)}${vecW}`, () => sequenceDef(kind, g, vecW)), X, Y: Math.ceil(B / g.BM) }))
         .filter((k, i, all) => all.findIndex((o) => o.def === k.def) === i);
-      const made: Sequence = { kind, kernels, kernel: kernels[0], ex: this.allocate(sequenceExchangeWords(B, sequenceWidth(kind, H)), true), tag: 0,
-        B, H, use: X === 1 && !this.tune ? true : null, ran: false, share };
+      const words = sequenceExchangeWords(B, sequenceWidth(kind, H)), ex = this.allocate(words, true);
+      const made: Sequence = { kind, kernels, kernel: kernels[0], ex, tag: 0, B, H, use: X === 1 && !this.tune ? true : null, share,
+        waiting: { what: `the sequence kernel of ${key}`, ex, word: words - 1, lost: () => { made.use = false; } } };
       if (made.use === null) this.unprobed.push(() => this.decideSequence(made, whh, T));
       this.sequences.set(key, (seq = made));
     }
@@ -420,7 +421,7 @@ export class WebGPUBackend implements Backend {
       this.run(def, bufs, [...offsets, whh.offset, B, H, sequenceWidth(kind, H), m, seq.tag, done === 0 ? 1 : 0, 0], X, Y);
       seq.tag = (seq.tag + m) % SEQUENCE_TAGS;
     }
-    seq.ran = true;
+    this.waited.add(seq.waiting);
   }
 
   /**
@@ -448,7 +449,7 @@ export class WebGPUBackend implements Backend {
       if (kernels[0].X > 1) {
         const resident: SequenceKernel[] = [];
         for (const k of kernels) {
-          if (!await this.allResident(slice(seq.ex, sequenceFailWord(seq) - 1, 1), slice(answer, 0, 1), probe(k))) continue;
+          if (!await this.allResident(slice(seq.ex, seq.waiting.word - 1, 1), slice(answer, 0, 1), probe(k))) continue;
           resident.push(k);
           if (!this.tune) break;
         }
@@ -488,38 +489,21 @@ export class WebGPUBackend implements Backend {
       if (!(err instanceof UserError)) throw err;
       seq.use = false; // scratch larger than the device binds
     } finally {
-      seq.ran = false; // its flag was read here: the timing's runs were on scratch
+      this.waited.delete(seq.waiting); // its flag was read here: the timing's runs were on scratch
       for (const b of scratch) b.buffer.destroy();
     }
   }
 
-  // Whether a wait gave up since the flag word `word` of exchange `ex` was last cleared.
-  private async flagOf(ex: GpuBuf, word: number): Promise<boolean> {
+  // Whether a wait of the kernel gave up since its flag was last cleared.
+  private async flagOf({ ex, word }: Waiting): Promise<boolean> {
     return new Int32Array(await this.rec.read(ex.buffer, 4 * word, 4))[0] !== 0;
   }
 
   // A sequence's flagOf, clearing the flag where it is set.
   private async lostStep(seq: Sequence): Promise<boolean> {
-    const lost = await this.flagOf(seq.ex, sequenceFailWord(seq));
-    if (lost) this.upload(slice(seq.ex, sequenceFailWord(seq), 1), new Int32Array(1));
+    const lost = await this.flagOf(seq.waiting);
+    if (lost) this.upload(slice(seq.ex, seq.waiting.word, 1), new Int32Array(1));
     return lost;
-  }
-
-  // The kernels whose workgroups wait on one another (layers' sequences, sampling's loops) that
-  // ran since the last read-back, each with its flag word and what to do where a wait gave up.
-  private ranSinceRead(): Waiting[] {
-    const ran: Waiting[] = [];
-    for (const [key, s] of this.sequences) {
-      if (!s.ran) continue;
-      s.ran = false;
-      ran.push({ what: `the sequence kernel of ${key}`, ex: s.ex, word: sequenceFailWord(s), lost: () => { s.use = false; } });
-    }
-    for (const [key, s] of this.loops) {
-      if (!s.ran) continue;
-      s.ran = false;
-      ran.push({ what: 'the sampling loop', ex: s.ex, word: s.fail, lost: () => { this.loops.delete(key); this.samplers.set(key, Promise.resolve(null)); } });
-    }
-    return ran;
   }
 
   lstmStepBackward(act: Slice, c: Slice, cPrev: Slice, dh: Slice, dc: Slice, dpre: Slice, B: number, H: number): void {
@@ -593,7 +577,6 @@ export class WebGPUBackend implements Backend {
     if (!made) this.samplers.set(def.key, (made = this.makeSampler(def, shape, [params, h, c])));
     const sampler = await made;
     if (!sampler) return null;
-    this.loops.set(def.key, sampler);
     return (first, last, drawn, n, o) => {
       const ids = this.i(first);
       if (this.i(last) !== ids) throw new Error('sampleLoop: first and last must be in one buffer');
@@ -604,7 +587,7 @@ export class WebGPUBackend implements Backend {
             sampler.step, 1 / o.temperature, o.topK, o.argmax ? 1 : 0, o.seed >>> 0, o.stream >>> 0, (o.index + s0) >>> 0], sampler.groups);
         sampler.step = (sampler.step + m) >>> 0;
       }
-      sampler.ran = true;
+      this.waited.add(sampler.waiting);
     };
   }
 
@@ -623,7 +606,7 @@ export class WebGPUBackend implements Backend {
           [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], groups);
         if (!await this.allResident(slice(ex, exchangeWords(s) - 1, 1), flag, probe)) continue;
       }
-      return { def, groups, ex, step: 0, fail: samplerFailWord(s), ran: false };
+      return { def, groups, ex, step: 0, waiting: { what: 'the sampling loop', ex, word: samplerFailWord(s), lost: () => { this.samplers.set(def.key, Promise.resolve(null)); } } };
     }
     return null;
   }

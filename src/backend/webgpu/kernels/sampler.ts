@@ -16,7 +16,8 @@
 //
 // All workgroups must run at once: one that waits for another that has not started yet would
 // wait for ever. The backend first probes the count (n = 0: each arrives, then waits for all),
-// and every wait gives up after 2²⁰ polls (exchange.ts), so a miscount ends in an error, not a hang.
+// and every wait gives up after 2²⁰ polls (exchange.ts) and sets a flag the backend reads back
+// with the draws: a miscount costs the stretch, run again step by step, not a hang.
 import type { KernelDef } from '../program.js';
 import { GRU_MATH_WGSL, LSTM_MATH_WGSL } from './cells.js';
 import { DRAW_WGSL, reduceWgsl } from './loss.js';

@@ -28,7 +28,8 @@
 // Workgroups of the same rows wait on one another, so all must be resident: the backend probes
 // that first (T = 0: each arrives, then waits for all; 1 in hs's first float forward, dh's
 // backward, if so), and a wait gives up after 2²⁰ polls and sets a flag the backend reads back:
-// a miscount ends in an error, not a hang. The exchange's words and the probe are exchange.ts's.
+// a miscount costs the work since, run again on the steps (LostWorkError), not a hang. The
+// exchange's words and the probe are exchange.ts's.
 import type { KernelDef } from '../program.js';
 import { GRU_BACK_MATH_WGSL, GRU_MATH_WGSL, LSTM_BACK_MATH_WGSL, LSTM_MATH_WGSL } from './cells.js';
 import { vecKey } from './gemm.js';
