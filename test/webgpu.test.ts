@@ -32,10 +32,12 @@ import type { TrainOptions } from '../src/train/options.js';
 import { sampleText, sampleTexts } from '../src/sample/sample.js';
 import { UserError } from '../src/errors.js';
 import { resolveCorpusText } from '../src/node/datasets.js';
+import { vulkanBackend } from './helpers/vulkan.js';
 
 // One device for the whole file: making one takes a fraction of a second on Mesa. Untuned, as
 // on a CPU renderer, also where a GPU would tune: the tests count dispatches of known plans.
-const gpu: { be: WebGPUBackend } | { skip: string } = await loadWebGPUBackend({ tune: false })
+// With CHARRNN_TEST_VULKAN set, on Dawn's Vulkan backend instead (`npm run test:vulkan`).
+const gpu: { be: WebGPUBackend } | { skip: string } = await (process.env.CHARRNN_TEST_VULKAN ? vulkanBackend() : loadWebGPUBackend({ tune: false }))
   .then((be) => ({ be }), (e: unknown) => ({ skip: `no WebGPU adapter: ${e instanceof Error ? e.message : String(e)}` }));
 const skip = 'skip' in gpu ? gpu.skip : false;
 const dev = (): WebGPUBackend => {
@@ -76,8 +78,10 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
   for (const [occupancy, slices, groups, both] of [[1, 0, 0], [10, 0, 0], [Infinity, 0, 0], [10, 4, 0], [1, 1e9, 0], [10, 4, 2], [1, 1e9, 4], [1, 1e9, 2, true]] as const) for (const [M, N, K] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
     const be = sized(occupancy, slices, groups), p = new Twins(be);
     // `both`: thread grids and slices of them at once, as the GPU profiler may replay them.
+    // (On the rule's tile where the device has the threads, else on the smallest, else whole.)
+    const grid = [pickTile(M, N, occupancy), pickTile(M, N, Infinity)].map((t) => groupGemmTile(t, isSkinny(M) ? 1 : groups)).find((t) => tileFits(t, limits())) ?? pickTile(M, N, occupancy);
     const plan: GemmPlan = both
-      ? sliceGemm(groupGemmTile(pickTile(M, N, occupancy), isSkinny(M) ? 1 : groups), M, N, K, Infinity)
+      ? sliceGemm(grid, M, N, K, Infinity)
       : pickGemm(M, N, K, occupancy, slicing(slices, groups), limits());
     if (both) Object.assign(be, { gemmPlan: () => plan });
     if (plan.slices > 1) sliced++;
@@ -106,10 +110,10 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
   assert.equal(pickGemm(4096, 1024, 25600, 120, many, limits()).slices, 4);
   assert.equal(pickStep('lstm', 1024, 1024, 120, many, limits()).slices, 4);
   // Thread grids only where the device has the threads and workgroup memory: else slices.
-  const small = { threads: 256, sharedBytes: 16384 };
-  assert.equal(pickGemm(4096, 1024, 25600, 120, slicing(1e9, 4), limits()).tile.name, 't64·4');
+  const large = { threads: 1024, sharedBytes: 32768 }, small = { threads: 256, sharedBytes: 16384 };
+  assert.equal(pickGemm(4096, 1024, 25600, 120, slicing(1e9, 4), large).tile.name, 't64·4');
   assert.equal(pickGemm(4096, 1024, 25600, 120, slicing(1e9, 4), small).slices, 4);
-  assert.equal(pickStep('lstm', 1024, 1024, 120, slicing(1e9, 2), limits()).tile.G, 2);
+  assert.equal(pickStep('lstm', 1024, 1024, 120, slicing(1e9, 2), large).tile.G, 2);
   assert.equal(pickStep('lstm', 1024, 1024, 120, slicing(1e9, 2), small).slices, 4);
   // K = 0 and alpha = 0 only scale C.
   const p = new Twins(dev()), c = p.f(12);
@@ -213,7 +217,11 @@ t('recurrent steps fused with their product equal the product then the cell, on 
     const vec = typeof force === 'object' && force.vec === true;
     const be = sized(occupancy, factor, groups), p = new Twins(be, vec ? 4 : undefined);
     const planOf = (kind: StepKind): StepPlan => {
-      if (force === true) return sliceStep(kind, groupStepTile(pickStepTile(kind, B, H, occupancy), groups), B, H, Infinity);
+      if (force === true) {
+        // On the rule's tile where the device has the threads, else on the smallest, else whole.
+        const tiles = [occupancy, Infinity].map((o) => groupStepTile(pickStepTile(kind, B, H, o), groups));
+        return sliceStep(kind, tiles.find((t) => stepTileFits(kind, t, limits())) ?? pickStepTile(kind, B, H, occupancy), B, H, Infinity);
+      }
       if (force === undefined) return pickStep(kind, B, H, occupancy, slicing(factor, groups), limits());
       const all = extraStepTiles(kind), base = force.extra === undefined ? pickStepTile(kind, B, H, occupancy) : all[force.extra % all.length];
       if (force.extra !== undefined && !force.double) extras.add(`${kind} ${stepTileName(base)}`);
