@@ -3,7 +3,8 @@
 // a Linux GPU, through Tint's SPIR-V output instead of the GLSL that Mesa's OpenGL ES gets.
 // Where there is no GPU, `npm run test:vulkan` points the Vulkan loader at Chromium's
 // SwiftShader, which also holds workgroups to WebGPU's default 256 threads. Options as the
-// Node loader gives them (a CPU renderer's on SwiftShader), untuned as the tests want.
+// Node loader gives them, untuned as the tests want: on SwiftShader a CPU renderer's, as its
+// workgroups that wait on one another lose step (backendOptions).
 import { WebGPUBackend, backendOptions, requestBackendDevice } from '../../src/backend/webgpu/index.js';
 
 interface Dawn { create(flags: string[]): GPU }

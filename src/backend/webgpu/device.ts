@@ -37,7 +37,9 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
  * The backend's options for this adapter: its name; on a GPU, plans timed on it (tune), a
  * layer's forward and backward in a dispatch each where timed faster (persistent); on a CPU
  * renderer, sampling's loop in one workgroup and short dispatches (llvmpipe ends any loop nest
- * after 65,535 iterations in all).
+ * after 65,535 iterations in all). Workgroups that wait on one another cannot count on a CPU
+ * renderer: on SwiftShader, two of them lost step in sampling's loop and in the sequence kernel
+ * alike (the latter also with waits 128 times as long), where its probe had found both resident.
  */
 export function backendOptions(adapter: GPUAdapter): WebGPUBackendOptions {
   const soft = isSoftwareAdapter(adapter);
