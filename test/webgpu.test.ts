@@ -17,7 +17,7 @@ import { uniform, Stream } from '../src/backend/rng.js';
 import { backendOptions, isSoftwareAdapter, WebGPUBackend, type WebGPUBackendOptions } from '../src/backend/webgpu/index.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { doubledOf, tileFits } from '../src/backend/webgpu/kernels/tile.js';
-import { doubleGemmTile, EXTRA_TILES, T128, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan } from '../src/backend/webgpu/kernels/gemm.js';
+import { doubleGemmTile, EXTRA_TILES, T128, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan, type GemmTile } from '../src/backend/webgpu/kernels/gemm.js';
 import { fastest, gemmPlans, stepPlans } from '../src/backend/webgpu/tuner.js';
 import type { Slicing } from '../src/backend/webgpu/kernels/slices.js';
 import { SEQUENCE_TAGS, sequenceExchangeWords, sequenceWidth } from '../src/backend/webgpu/kernels/sequence.js';
@@ -81,9 +81,9 @@ t('gemm: all transpose cases, alpha and beta, odd shapes and offsets, every tile
     const be = sized(occupancy, slices, groups), p = new Twins(be);
     // `both`: thread grids and slices of them at once, as the GPU profiler may replay them.
     // (On the rule's tile where the device has the threads, else on the smallest, else whole.)
-    const grid = [pickTile(M, N, occupancy), pickTile(M, N, Infinity)].map((t) => groupGemmTile(t, isSkinny(M) ? 1 : groups)).find((t) => tileFits(t, limits())) ?? pickTile(M, N, occupancy);
+    const grids = (): GemmTile[] => [pickTile(M, N, occupancy), pickTile(M, N, Infinity)].map((t) => groupGemmTile(t, isSkinny(M) ? 1 : groups));
     const plan: GemmPlan = both
-      ? sliceGemm(grid, M, N, K, Infinity)
+      ? sliceGemm(grids().find((t) => tileFits(t, limits())) ?? pickTile(M, N, occupancy), M, N, K, Infinity)
       : pickGemm(M, N, K, occupancy, slicing(slices, groups), limits());
     if (both) Object.assign(be, { gemmPlan: () => plan });
     if (plan.slices > 1) sliced++;

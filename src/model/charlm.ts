@@ -32,6 +32,11 @@ export class RecurrentState {
     this.be.fill(this.h, 0);
     if (this.c) this.be.fill(this.c, 0);
   }
+  /** This state becomes `src`'s, of the same shape. */
+  copyFrom(src: RecurrentState): void {
+    this.be.copy(this.h, src.h);
+    if (this.c && src.c) this.be.copy(this.c, src.c);
+  }
 }
 
 /** Buffers for one (T, B) shape, allocated once and reused every iteration. */

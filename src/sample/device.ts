@@ -5,7 +5,7 @@
 // chunk, the device already runs the next. With one stream, a backend that samples in its own
 // loop (Backend.sampleLoop) runs a chunk in one call: on WebAssembly threads that saves the
 // hand-offs, the read-back and the host's draw of every character.
-import { sub, type DrawOptions, type SamplerNet, type Slice } from '../backend/backend.js';
+import { sub, type DrawOptions, type SamplerNet } from '../backend/backend.js';
 import { LostWorkError } from '../errors.js';
 import type { CharLM, RecurrentState } from '../model/charlm.js';
 
@@ -30,11 +30,7 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
   const drawn = model.scratch('device-drawn', maxChunk * B);
   // The state as each of the last two of the loop's chunks began (one is read while the next
   // runs): where the backend lost a chunk's work (LostWorkError), it runs again from there.
-  const began = loop ? [0, 1].map((k) => ({ h: model.scratch(`device-began-h${k}`, state.h.length), c: state.c ? model.scratch(`device-began-c${k}`, state.c.length) : null })) : [];
-  const keep = (from: { h: Slice; c: Slice | null }, to: { h: Slice; c: Slice | null }): void => {
-    be.copy(to.h, from.h);
-    if (from.c && to.c) be.copy(to.c, from.c);
-  };
+  const began = loop ? [0, 1].map((k) => model.scratchState(`device-began${k}`, B)) : [];
   be.upload(sub(ids, 0, B), first);
   const cur = new Int32Array(B);
   let recorded = 0, chunk = FIRST_CHUNK, chunks = 0;
@@ -50,7 +46,7 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
     if (recorded > 0) be.copy(sub(ids, 0, B), sub(ids, maxChunk * B, B));
     if (loop) {
       const k = chunks++ % 2;
-      keep(state, began[k]);
+      began[k].copyFrom(state);
       loop(sub(ids, 0, 1), sub(ids, maxChunk, 1), sub(drawn, 0, n), n, { ...draw, index: draw.index + recorded });
       recorded += n;
       return { n, start, began: k, read: settled(be.download(sub(drawn, 0, n)).then((got) => checked(got, model.vocabSize))) };
@@ -76,7 +72,7 @@ export async function* sampleOnDevice(model: CharLM, state: RecurrentState, firs
       // step by step (which draws what the loop would) from the chunk's start, its input id
       // where record() takes it.
       loop = null;
-      keep(began[pending.began], state);
+      state.copyFrom(began[pending.began]);
       const [input, at] = pending.start > 0 ? [cur, maxChunk * B] : [first, 0];
       be.upload(sub(ids, at, B), input);
       recorded = pending.start;

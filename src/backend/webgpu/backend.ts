@@ -119,6 +119,7 @@ export interface WebGPUBackendOptions {
 // gives up sets, and what then.
 interface Waiting { what: string; ex: GpuBuf; word: number; lost: () => void }
 interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number; waiting: Waiting }
+const flagRange = ({ ex, word }: Waiting) => ({ src: ex.buffer, byteOffset: 4 * word, bytes: 4 });
 // A sequence kernel on one tile, over X × Y workgroups.
 interface SequenceKernel { def: KernelDef; X: number; Y: number }
 // A layer's forward or backward shape's candidate sequence kernels, the one it runs, and whether it runs (null until decided).
@@ -199,13 +200,13 @@ export class WebGPUBackend implements Backend {
   async download(src: Slice): Promise<Float32Array> {
     const b = this.f(src);
     this.settle();
-    // With it, in the same wait: whether a wait of a kernel whose workgroups wait on one another
-    // gave up since the last read-back. If one did, what it and everything after it wrote is
-    // void: that work runs another way from now on, and the caller runs it again (LostWorkError).
+    // With it, in the same read-back: whether a wait of a kernel whose workgroups wait on one
+    // another gave up since the last read-back. If one did, what it and everything after it wrote
+    // is void: that work runs another way from now on, and the caller runs it again (LostWorkError).
     const ran = [...this.waited];
     this.waited.clear();
-    const [data, ...lost] = await Promise.all([this.rec.read(b.buffer, 4 * src.offset, 4 * src.length), ...ran.map((w) => this.flagOf(w))]);
-    const failed = ran.filter((_, i) => lost[i]);
+    const [data, ...flags] = await this.rec.readAll([{ src: b.buffer, byteOffset: 4 * src.offset, bytes: 4 * src.length }, ...ran.map(flagRange)]);
+    const failed = ran.filter((_, i) => new Int32Array(flags[i])[0] !== 0);
     if (failed.length > 0) {
       for (const w of failed) w.lost();
       throw new LostWorkError(`the workgroups of ${failed.map((w) => w.what).join(' and ')} lost step with each other (a wait on the GPU gave up); that work runs another way from now on`);
@@ -494,14 +495,10 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  // Whether a wait of the kernel gave up since its flag was last cleared.
-  private async flagOf({ ex, word }: Waiting): Promise<boolean> {
-    return new Int32Array(await this.rec.read(ex.buffer, 4 * word, 4))[0] !== 0;
-  }
-
-  // A sequence's flagOf, clearing the flag where it is set.
+  // Whether a wait of the sequence's kernel gave up since its flag was last cleared, clearing it if so.
   private async lostStep(seq: Sequence): Promise<boolean> {
-    const lost = await this.flagOf(seq.waiting);
+    const [flag] = await this.rec.readAll([flagRange(seq.waiting)]);
+    const lost = new Int32Array(flag)[0] !== 0;
     if (lost) this.upload(slice(seq.ex, seq.waiting.word, 1), new Int32Array(1));
     return lost;
   }

@@ -242,17 +242,29 @@ export class Recorder {
 
   /** The bytes [byteOffset, +bytes) of src once everything recorded so far has run. */
   async read(src: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
-    if (bytes === 0) return new ArrayBuffer(0);
-    const rb = this.takeReadback(bytes);
-    this.closePass().copyBufferToBuffer(src, byteOffset, rb, 0, bytes);
+    return (await this.readAll([{ src, byteOffset, bytes }]))[0];
+  }
+
+  /** Several ranges, as read() reads one, copied into one read-back buffer: one map, one wait. */
+  async readAll(ranges: readonly { src: GPUBuffer; byteOffset: number; bytes: number }[]): Promise<ArrayBuffer[]> {
+    const total = ranges.reduce((n, r) => n + r.bytes, 0);
+    if (total === 0) return ranges.map(() => new ArrayBuffer(0));
+    const rb = this.takeReadback(total), encoder = this.closePass();
+    let at = 0;
+    for (const r of ranges) {
+      if (r.bytes > 0) encoder.copyBufferToBuffer(r.src, r.byteOffset, rb, at, r.bytes);
+      at += r.bytes;
+    }
     this.submitBeforeWait();
     try {
-      await rb.mapAsync(MAP_READ_MODE, 0, bytes);
+      await rb.mapAsync(MAP_READ_MODE, 0, total);
     } catch (err) {
       this.check();
       throw err;
     }
-    const out = rb.getMappedRange(0, bytes).slice(0);
+    const mapped = rb.getMappedRange(0, total);
+    at = 0;
+    const out = ranges.map((r) => mapped.slice(at, (at += r.bytes)));
     rb.unmap();
     this.readbacks.push(rb);
     this.check();
