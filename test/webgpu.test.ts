@@ -15,6 +15,7 @@ import { slice, sub, type Backend, type Buf, type Slice } from '../src/backend/b
 import { JsBackend } from '../src/backend/js/index.js';
 import { uniform, Stream } from '../src/backend/rng.js';
 import { backendOptions, isSoftwareAdapter, WebGPUBackend, type WebGPUBackendOptions } from '../src/backend/webgpu/index.js';
+import { CPU_RENDERER_SPIN } from '../src/backend/webgpu/device.js';
 import { extraStepTiles, groupStepTile, pickStep, pickStepTile, sliceStep, stepTileFits, stepTileName, type StepKind, type StepPlan } from '../src/backend/webgpu/kernels/step.js';
 import { doubledOf, tileFits } from '../src/backend/webgpu/kernels/tile.js';
 import { doubleGemmTile, EXTRA_TILES, T128, groupGemmTile, isSkinny, pickGemm, pickTile, sliceGemm, type GemmPlan, type GemmTile } from '../src/backend/webgpu/kernels/gemm.js';
@@ -424,6 +425,43 @@ t('persistent: an LSTM\'s, a GRU\'s and an RNN\'s forward and backward over the 
       assertSameTraining(ref, await traceTraining(be, config, corpus, { batch }), `persistent ${model} ${hidden}×${batch} ${sequencesOf(be)[0].kernel.def.key}`, 1e-5);
     }
   }
+});
+
+// Where llvmpipe renders (Mesa's OpenGL ES), its threads run workgroups at once, so a batch
+// tile's workgroups exchange values there as on a GPU: 2 of them, forward where a tile holds
+// half of the units (16 of an LSTM's or GRU's 32; 32 of an RNN's 64), backward the same at 64.
+// A thread's waits give up within CPU_RENDERER_SPIN turns of their loops in all (so before
+// llvmpipe's own limit ends the kernel's loops unseen), and so does one whose partner another
+// program holds off the cores for long enough: the run then goes on, as js trains, on the
+// steps. So each case trains until its sequence kept the exchange through a whole run, in up to
+// RUNS runs (with two other programs busy on both cores, 3 were the most it took in 24 cases),
+// then once more with waits that may turn their loops once in all, which lose it.
+const RUNS = 10;
+test('webgpu: persistent on llvmpipe: 2 workgroups of the same rows exchange h forward and the gates\' gradients backward through whole training runs, as js trains', { skip }, async (ctx) => {
+  if (!/llvmpipe/i.test(dev().label)) return void ctx.skip('llvmpipe only: on a GPU the test above exchanges between up to 19 workgroups');
+  const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
+  const cases = [['lstm', 32, false], ['lstm', 64, true], ['gru', 32, false], ['gru', 64, true], ['rnn', 64, false], ['rnn', 64, true]] as const;
+  const took: string[] = [];
+  for (const [model, hidden, back] of cases) {
+    const config: Partial<ModelConfig> = { model, layers: 1, hidden }, who = `${model} ${hidden} ${back ? 'backward' : 'forward'}`;
+    const ref = await traceTraining(new JsBackend(), config, corpus, { batch: 4 });
+    // This direction's sequences after a run on a backend whose waits may turn `spin` times in all, each on 2 workgroups.
+    const trained = async (spin: number, run: string): Promise<{ use: boolean | null }[]> => {
+      const be = new WebGPUBackend(dev().device, { persistent: true, samplerGroups: 2, samplerSteps: 8, spin });
+      assertSameTraining(ref, await traceTraining(be, config, corpus, { batch: 4 }), `${who}, ${run}`, 1e-5);
+      const seqs = [...(be as unknown as { sequences: Map<string, { kind: StepKind; use: boolean | null; kernel: { X: number } }> }).sequences.values()];
+      const mine = seqs.filter((q) => q.kind.endsWith('Back') === back);
+      assert.ok(mine.length > 0 && mine.every((q) => q.kernel.X === 2), `${who}: workgroups per batch tile ${mine.map((q) => q.kernel.X)}`);
+      return mine;
+    };
+    let run = 0, kept = false;
+    while (!kept && run < RUNS) kept = (await trained(CPU_RENDERER_SPIN, `run ${++run}`)).every((q) => q.use === true);
+    assert.ok(kept, `${who}: in none of ${RUNS} runs did the sequence keep the exchange between its workgroups: their waits gave up`);
+    took.push(`${who} ${run}`);
+    // With waits that may turn once in all, one gives up: the flag is read, and the run goes on on the steps.
+    assert.ok((await trained(1, 'spin 1')).every((q) => q.use === false), `${who}: with spin 1 the sequence kept the kernel`);
+  }
+  ctx.diagnostic(`runs until the exchange held: ${took.join(', ')}`);
 });
 
 t('persistent: a layer\'s forward and backward are one dispatch each, whatever T', async () => {

@@ -98,6 +98,15 @@ export interface WebGPUBackendOptions {
    */
   samplerSteps?: number;
   /**
+   * Turns of their loops (8 polls each) the waits of a thread of sampling's loop or of a
+   * sequence kernel may take in all per dispatch before one gives up, as a wait gives up after
+   * 2²⁰ polls, setting the flag the backend reads back (default: no bound but that). Mesa's
+   * llvmpipe ends every loop of a kernel once their turns reach 65,535 in all, silently, cutting
+   * the dispatch short with wrong values: there a wait must give up first (CPU_RENDERER_SPIN in
+   * device.ts).
+   */
+  spin?: number;
+  /**
    * Run a recurrent layer's forward over a whole sequence in one dispatch, and its backward in
    * another (kernels/sequence.ts), instead of a dispatch or two per time step (default false).
    * Its workgroups of the same batch rows wait on one another, so it runs where a probe, at the
@@ -156,6 +165,7 @@ export class WebGPUBackend implements Backend {
   private readonly maxStorage: number;
   private readonly samplerGroups: number;
   private readonly samplerSteps: number;
+  private readonly spin: number;
   private readonly samplers = new Map<string, Promise<Sampler | null>>();
   private readonly sequences = new Map<string, Sequence>();
   private unprobed: (() => Promise<void>)[] = []; // sequences to decide at the next read-back, after tuning
@@ -167,6 +177,7 @@ export class WebGPUBackend implements Backend {
     this.slicing = { steps: 2, stepMacs: 2 ** 24, stepGroups: 0, products: 8, productMacs: 2 ** 28, productGroups: 0, ...opts.slicing };
     this.samplerGroups = Math.max(1, opts.samplerGroups ?? 128);
     this.samplerSteps = Math.max(1, opts.samplerSteps ?? Infinity);
+    this.spin = Math.min(Math.max(1, opts.spin ?? 0xffffffff), 0xffffffff) >>> 0;
     this.tune = opts.tune === true;
     this.persistent = opts.persistent === true;
     const l = device.limits;
@@ -414,12 +425,12 @@ export class WebGPUBackend implements Backend {
   private runSequence(seq: Sequence, whh: Slice, s: Slice[], T: number): void {
     const { B, H, kind } = seq, back = kind.endsWith('Back'), most = this.samplerSteps, layout = SEQUENCE_BUFS[kind];
     const bufs = [...[...s, whh].map((b) => this.f(b)), seq.ex];
-    // Steps lo … lo + m − 1 of T; the arguments after the offsets are oW, M, U, K, T, tag0, first, oEx.
+    // Steps lo … lo + m − 1 of T; the arguments after the offsets are oW, M, U, K, T, tag0, first, oEx, spin.
     for (let done = 0; done < T; done += most) {
       const m = Math.min(most, T - done), lo = back ? T - done - m : done;
       const offsets = layout.map((l, i) => s[i].offset + (l.slots === 'steps' || l.slots === 'states' ? lo * B * l.gates * H : 0));
       const { def, X, Y } = seq.kernel;
-      this.run(def, bufs, [...offsets, whh.offset, B, H, sequenceWidth(kind, H), m, seq.tag, done === 0 ? 1 : 0, 0], X, Y);
+      this.run(def, bufs, [...offsets, whh.offset, B, H, sequenceWidth(kind, H), m, seq.tag, done === 0 ? 1 : 0, 0, this.spin], X, Y);
       seq.tag = (seq.tag + m) % SEQUENCE_TAGS;
     }
     this.waited.add(seq.waiting);
@@ -444,7 +455,7 @@ export class WebGPUBackend implements Backend {
       for (const b of own) if (b) scratch.push(b);
       const bound = seq.share.map((j) => own[j]!);
       const answer = bound[layout.findIndex((l) => l.name === (kind.endsWith('Back') ? 'dh' : 'hs'))];
-      const args = kernels[0].def.args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(kind, H) : 0));
+      const args = kernels[0].def.args.map(([name]) => (name === 'M' ? B : name === 'U' ? H : name === 'K' ? sequenceWidth(kind, H) : name === 'spin' ? this.spin : 0));
       const probe = (k: SequenceKernel) => (): void => this.run(k.def, [...bound, seq.ex], args, k.X, k.Y);
       if (this.tune) await this.accepted(() => this.rec.compile(() => { for (const k of kernels) probe(k)(); }));
       if (kernels[0].X > 1) {
@@ -581,7 +592,7 @@ export class WebGPUBackend implements Backend {
         const m = Math.min(this.samplerSteps, n - s0);
         this.run(sampler.def, [params, h, c, ids, this.f(drawn), sampler.ex],
           [net.h.offset, net.c?.offset ?? 0, s0 === 0 ? first.offset : last.offset, last.offset, drawn.offset + s0, 0, m,
-            sampler.step, 1 / o.temperature, o.topK, o.argmax ? 1 : 0, o.seed >>> 0, o.stream >>> 0, (o.index + s0) >>> 0], sampler.groups);
+            sampler.step, 1 / o.temperature, o.topK, o.argmax ? 1 : 0, o.seed >>> 0, o.stream >>> 0, (o.index + s0) >>> 0, this.spin], sampler.groups);
         sampler.step = (sampler.step + m) >>> 0;
       }
       this.waited.add(sampler.waiting);
@@ -600,7 +611,7 @@ export class WebGPUBackend implements Backend {
       const groups = Math.ceil(s.H / Math.ceil(s.H / want)); // every workgroup owns units
       if (groups > 1) {
         const probe = (): void => this.run(def, [params, h, c, this.scratchFor('probe-ids', 1, true), this.f(flag), ex],
-          [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], groups);
+          [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, this.spin], groups);
         if (!await this.allResident(slice(ex, exchangeWords(s) - 1, 1), flag, probe)) continue;
       }
       return { def, groups, ex, step: 0, waiting: { what: 'the sampling loop', ex, word: samplerFailWord(s), lost: () => { this.samplers.set(def.key, Promise.resolve(null)); } } };

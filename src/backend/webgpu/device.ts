@@ -34,14 +34,24 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
 }
 
 /**
+ * Turns of their loops a thread's waits may take in all per dispatch on a CPU renderer
+ * (WebGPUBackendOptions.spin): llvmpipe ends every loop of a kernel once their turns reach
+ * 65,535 in all, so a wait gives up (and says so) with a quarter of them left for the kernel's
+ * other loops.
+ */
+export const CPU_RENDERER_SPIN = 49_152;
+
+/**
  * The backend's options for this adapter: its name; on a GPU, plans timed on it (tune), a
  * layer's forward and backward in a dispatch each where timed faster (persistent); on a CPU
  * renderer, sampling's loop in one workgroup and short dispatches (llvmpipe ends any loop nest
- * after 65,535 iterations in all). Workgroups that wait on one another cannot count on a CPU
- * renderer: on SwiftShader, two of them lost step in sampling's loop and in the sequence kernel
- * alike (the latter also with waits 128 times as long), where its probe had found both resident.
+ * after 65,535 iterations in all), and waits bounded within that. Workgroups that wait on one
+ * another cannot count on a CPU renderer: on SwiftShader, two of them lost step in sampling's
+ * loop and in the sequence kernel alike (the latter also with waits 128 times as long), where
+ * its probe had found both resident; llvmpipe runs them at once on its threads, but a thread
+ * that another program holds off the cores keeps its partner waiting for its time slice.
  */
 export function backendOptions(adapter: GPUAdapter): WebGPUBackendOptions {
   const soft = isSoftwareAdapter(adapter);
-  return { label: adapterName(adapter), tune: !soft, persistent: !soft, samplerGroups: soft ? 1 : undefined, samplerSteps: soft ? 8 : undefined };
+  return { label: adapterName(adapter), tune: !soft, persistent: !soft, samplerGroups: soft ? 1 : undefined, samplerSteps: soft ? 8 : undefined, spin: soft ? CPU_RENDERER_SPIN : undefined };
 }

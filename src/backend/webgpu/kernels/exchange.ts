@@ -8,25 +8,32 @@
 
 const SPIN = 1 << 20; // polls before a wait gives up
 const PROBE_SPIN = 1 << 16;
+// Polls per turn of a wait's loop, written out: llvmpipe counts the turns of a kernel's loops
+// against its limit, so more polls per turn let a wait there outlast a time slice in which
+// another program holds its partner's thread off the cores.
+const ROUND = 8;
 
 /**
  * exSettle(v, w, tag): the half word w holds once it carries the tag, v being the word as first
  * loaded; if it never does, 0xffff (a NaN with the other half) and the flag word `flag` set,
- * which every other wait heeds within 1,024 polls. exTake(lo, hi, w, tag): the f32 in words w,
- * w + 1, first loaded as lo, hi. exPut(w, tag, v): v into words w, w + 1. `failed` tells a
- * thread whether one of its waits gave up.
+ * which every other wait heeds within 1,024 polls. A wait gives up after 2²⁰ polls, or once the
+ * thread's waits have turned their loops `budget` times in all in this dispatch (an expression:
+ * the kernel's argument). exTake(lo, hi, w, tag): the f32 in words w, w + 1, first loaded as lo,
+ * hi. exPut(w, tag, v): v into words w, w + 1. `failed` tells a thread whether one of its waits
+ * gave up.
  */
-export function exchangeWgsl(flag: string): string {
+export function exchangeWgsl(flag: string, budget: string): string {
   return /* wgsl */ `
 var<private> failed: bool; // a wait of this thread gave up: its others return at once
+var<private> turns: u32; // of this thread's waits' loops in this dispatch
 
 fn exSettle(v: u32, w: u32, tag: u32) -> u32 {
   if ((v >> 16u) == tag) { return v & 0xffffu; }
   if (!failed) {
-    for (var n = 0u; n < ${SPIN}u; n++) {
-      let x = bitcast<u32>(atomicLoad(&$ex[w]));
-      if ((x >> 16u) == tag) { return x & 0xffffu; }
-      if ((n & 1023u) == 1023u && atomicLoad(&$ex[${flag}]) != 0) { break; }
+    for (var n = 0u; n < ${SPIN / ROUND}u && turns < ${budget}; n++) {
+      turns += 1u;${Array.from({ length: ROUND }, () => `
+      { let x = bitcast<u32>(atomicLoad(&$ex[w])); if ((x >> 16u) == tag) { return x & 0xffffu; } }`).join('')}
+      if ((n & 127u) == 127u && atomicLoad(&$ex[${flag}]) != 0) { break; }
     }
     failed = true;
     atomicStore(&$ex[${flag}], 1);

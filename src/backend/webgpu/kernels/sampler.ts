@@ -77,7 +77,7 @@ ${n.cst > 0 ? `var<workgroup> cst: array<f32, ${n.cst}>; // the cells of the own
 var<workgroup> lg: array<f32, ${V}>; // the logits, then their probabilities
 var<workgroup> red: array<vec2f, ${NT}>; // the lanes' partial sums of a row
 var<workgroup> cur: u32;
-${exchangeWgsl(`a.oEx + ${fail}u`)}
+${exchangeWgsl(`a.oEx + ${fail}u`, 'a.spin')}
 
 // lg holds the probabilities by the time of the draw.
 fn prob(v: u32) -> f32 {
@@ -183,7 +183,7 @@ ${layers}
     bufs: [{ name: 'p' }, { name: 'h', write: true }, { name: 'c', write: true }, { name: 'ids', int: true, write: true },
       { name: 'drawn', write: true }, { name: 'ex', int: true, write: true, atomic: true }],
     args: [['oH', 'u32'], ['oC', 'u32'], ['oIn', 'u32'], ['oOut', 'u32'], ['oDrawn', 'u32'], ['oEx', 'u32'], ['n', 'u32'],
-      ['base', 'u32'], ['invT', 'f32'], ['topK', 'u32'], ['argmax', 'u32'], ['seed', 'u32'], ['stream', 'u32'], ['index', 'u32']],
+      ['base', 'u32'], ['invT', 'f32'], ['topK', 'u32'], ['argmax', 'u32'], ['seed', 'u32'], ['stream', 'u32'], ['index', 'u32'], ['spin', 'u32']],
     code,
   };
 }

@@ -165,7 +165,8 @@ export function sequenceTiles(t: StepTile, B: number): StepTile[] {
 /**
  * The sequence kernel of a step kind on tile t: buffers SEQUENCE_BUFS[kind], then W_hh (B) and
  * the exchange (ex); arguments their offsets (offsetArg), then oW, M = B, U = H, K (H forward,
- * the cell's gates × H backward), T, tag0 (steps run before, mod SEQUENCE_TAGS), first, oEx.
+ * the cell's gates × H backward), T, tag0 (steps run before, mod SEQUENCE_TAGS), first, oEx,
+ * spin (the turns a thread's waits may take in all, exchange.ts).
  * Workgroups ⌈H/BU⌉ × ⌈B/BM⌉. `vecW`: W_hh read in vectors of 4.
  */
 export function sequenceDef(kind: StepKind, t: StepTile, vecW = false): KernelDef {
@@ -189,7 +190,7 @@ const NONE: u32 = 0xffffffffu; // no value: outside the operand, or nothing befo
 const PLAIN: u32 = 0xfffffffeu; // x holds the value itself (a forward dispatch's first h, from hs)
 var<private> step: u32;
 var<private> want: u32; // the tag of the step before
-${exchangeWgsl('a.oEx + 4u * a.M * a.K + 1u')}
+${exchangeWgsl('a.oEx + 4u * a.M * a.K + 1u', 'a.spin')}
 
 fn tagOf(s: u32) -> u32 {
   return (a.tag0 + s) % ${SEQUENCE_TAGS}u + 1u;
@@ -248,7 +249,7 @@ ${tile.lead(cells)}
     key: `sequence_${kind}_${stepTileName(t)}${vecKey([false, vecW])}`,
     bufs: [...bufs.map((b) => ({ name: b.name, write: b.write })), { name: 'B', vec4: vecW }, { name: 'ex', int: true, write: true, atomic: true }],
     args: [...bufs.map((b) => [offsetArg(b.name), 'u32'] as const), ['oW', 'u32'],
-      ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['T', 'u32'], ['tag0', 'u32'], ['first', 'u32'], ['oEx', 'u32']],
+      ['M', 'u32'], ['U', 'u32'], ['K', 'u32'], ['T', 'u32'], ['tag0', 'u32'], ['first', 'u32'], ['oEx', 'u32'], ['spin', 'u32']],
     code,
   };
 }
