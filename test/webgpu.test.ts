@@ -396,7 +396,8 @@ t('each time step of training costs two dispatches per layer (forward and backwa
 const cpuRenderer = (): boolean => (dev() as unknown as { samplerGroups: number }).samplerGroups === 1;
 const persistentOn = (o: WebGPUBackendOptions = {}): WebGPUBackend =>
   new WebGPUBackend(dev().device, { persistent: true, ...(cpuRenderer() ? { samplerGroups: 1, samplerSteps: 8 } : {}), ...o });
-type SequenceState = { kernels: { def: { key: string }; Y: number }[]; kernel: { def: { key: string }; Y: number } };
+type SequenceKernelState = { def: { key: string }; X: number; Y: number };
+type SequenceState = { kind: StepKind; use: boolean | null; kernels: SequenceKernelState[]; kernel: SequenceKernelState };
 const sequenceMap = (be: WebGPUBackend): Map<string, SequenceState> => (be as unknown as { sequences: Map<string, SequenceState> }).sequences;
 const sequencesOf = (be: WebGPUBackend): SequenceState[] => [...sequenceMap(be).values()];
 const sequencesRun = (be: WebGPUBackend): string[] => [...be.sequencePlans().values()];
@@ -446,11 +447,10 @@ test('webgpu: persistent on llvmpipe: 2 workgroups of the same rows exchange h f
     const config: Partial<ModelConfig> = { model, layers: 1, hidden }, who = `${model} ${hidden} ${back ? 'backward' : 'forward'}`;
     const ref = await traceTraining(new JsBackend(), config, corpus, { batch: 4 });
     // This direction's sequences after a run on a backend whose waits may turn `spin` times in all, each on 2 workgroups.
-    const trained = async (spin: number, run: string): Promise<{ use: boolean | null }[]> => {
+    const trained = async (spin: number, run: string): Promise<SequenceState[]> => {
       const be = new WebGPUBackend(dev().device, { persistent: true, samplerGroups: 2, samplerSteps: 8, spin });
       assertSameTraining(ref, await traceTraining(be, config, corpus, { batch: 4 }), `${who}, ${run}`, 1e-5);
-      const seqs = [...(be as unknown as { sequences: Map<string, { kind: StepKind; use: boolean | null; kernel: { X: number } }> }).sequences.values()];
-      const mine = seqs.filter((q) => q.kind.endsWith('Back') === back);
+      const mine = sequencesOf(be).filter((q) => q.kind.endsWith('Back') === back);
       assert.ok(mine.length > 0 && mine.every((q) => q.kernel.X === 2), `${who}: workgroups per batch tile ${mine.map((q) => q.kernel.X)}`);
       return mine;
     };
@@ -498,7 +498,7 @@ t('persistent with tune: the sequence kernel runs where timed faster than the st
 
 t('persistent: where a sequence kernel\'s wait gave up, the read-back says so, that sequence runs its steps from then on, and training runs the lost work again as js trains', async () => {
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
-  type Live = SequenceState & { kind: StepKind; ex: Buf; B: number; H: number };
+  type Live = SequenceState & { ex: Buf; B: number; H: number };
   // Per method: the argument its kernel writes garbage into when it loses step (made NaN here).
   const spoilt = { lstmForward: 2, lstmBackward: 4, gruForward: 2, gruBackward: 5, rnnForward: 1, rnnBackward: 2 } as const;
   for (const model of ['lstm', 'gru', 'rnn'] as const) {
