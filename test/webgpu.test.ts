@@ -889,8 +889,8 @@ t('text sampled on the device equals the js backend\'s (argmax, temperatures, to
 
 // Sampling's loop (kernels/sampler.ts) against the js backend's layers, decoder and draw, on
 // untrained models of every shape it generates code for. A hidden size above what one workgroup
-// holds needs several, which a CPU renderer does not run at once: there sampling falls back to
-// a kernel per operation, and must still agree.
+// holds needs several, which a CPU renderer is not given (samplerGroups 1): there sampling falls
+// back to a kernel per operation, and must still agree.
 t('sampling\'s loop draws what the js backend draws: LSTM, GRU and RNN, one-hot and embedded input, 1–3 layers, ragged sizes', async () => {
   const vocab = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0.1 }).vocab;
   const configs: Partial<ModelConfig>[] = [
@@ -980,6 +980,10 @@ test('webgpu loader: auto takes only a hardware GPU; CPU renderers are recognise
   assert.equal(backendOptions(h200).persistent, true);
   assert.equal(backendOptions(soft as unknown as GPUAdapter).tune, false);
   assert.equal(backendOptions(soft as unknown as GPUAdapter).persistent, false);
+  // Waits bounded within llvmpipe's limit on its loops' turns; on a GPU only each wait's own 2²⁰ polls.
+  assert.equal(backendOptions(soft as unknown as GPUAdapter).spin, CPU_RENDERER_SPIN);
+  assert.ok(CPU_RENDERER_SPIN < 65_535);
+  assert.equal(backendOptions(h200).spin, undefined);
   await assert.rejects(loadWebGPUBackend({ importDawn: fakeDawn(soft), hardwareOnly: true }), /no hardware GPU/);
   assert.equal(await tryHardwareWebGPU({ importDawn: fakeDawn(soft) }), null);
   if (!mayHaveGpu()) assert.equal((await createBackend('auto')).name, 'wasm');
