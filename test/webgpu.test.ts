@@ -439,7 +439,7 @@ t('persistent: an LSTM\'s, a GRU\'s and an RNN\'s forward and backward over the 
 // then once more with waits that may turn their loops once in all, which lose it.
 const RUNS = 10;
 test('webgpu: persistent on llvmpipe: 2 workgroups of the same rows exchange h forward and the gates\' gradients backward through whole training runs, as js trains', { skip }, async (ctx) => {
-  if (!/llvmpipe/i.test(dev().label)) return void ctx.skip('llvmpipe only: on a GPU the test above exchanges between up to 19 workgroups');
+  if (!/llvmpipe/i.test(dev().label)) return void ctx.skip('llvmpipe only: SwiftShader does not run workgroups that wait on one another at once, and on a GPU the test above exchanges between up to 19');
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const cases = [['lstm', 32, false], ['lstm', 64, true], ['gru', 32, false], ['gru', 64, true], ['rnn', 64, false], ['rnn', 64, true]] as const;
   const took: string[] = [];
@@ -944,6 +944,36 @@ t('sampling\'s loop: where its wait gave up, the read-back says so, and sampling
     assert.equal(await sampleText(model, vocab, o2), await sampleText(js, vocab, o2), config.model);
     assert.equal(calls, before);
   }
+});
+
+// On llvmpipe, as the sequence kernel's test above: sampling's loop on 2 workgroups, which pass
+// each layer's h to each other, draws what js draws; with waits that may turn once in all it
+// loses step, and sampling goes on a kernel per operation, still drawing what js draws.
+test('webgpu: sampling\'s loop on llvmpipe: 2 workgroups pass h to each other and draw what js draws', { skip }, async (ctx) => {
+  if (!/llvmpipe/i.test(dev().label)) return void ctx.skip('llvmpipe only, as the persistent test on llvmpipe');
+  const vocab = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0.1 }).vocab;
+  const took: string[] = [];
+  for (const [k, config] of ([{ model: 'lstm', layers: 2, hidden: 24 }, { model: 'gru', layers: 1, hidden: 20 }, { model: 'rnn', layers: 2, hidden: 16 }] as const).entries()) {
+    const js = CharLM.create(new JsBackend(), config, vocab.size, 30 + k);
+    js.backend.upload(js.params, (await js.backend.download(js.params)).map((v) => 6 * v));
+    const o = { length: 300, seed: 7, temperature: 0.9 }, want = await sampleText(js, vocab, o);
+    // The loop after a sample on a backend whose waits may turn `spin` times in all: its workgroups, or null where it lost step.
+    const sampled = async (spin: number, run: string): Promise<{ groups: number } | null> => {
+      const be = new WebGPUBackend(dev().device, { samplerGroups: 2, samplerSteps: 8, spin });
+      const model = new CharLM(be, js.config, vocab.size);
+      model.importParams(await js.exportParams());
+      assert.equal(await sampleText(model, vocab, o), want, `${config.model}, ${run}`);
+      const loops = await Promise.all((be as unknown as { samplers: Map<string, Promise<{ groups: number } | null>> }).samplers.values());
+      assert.equal(loops.length, 1);
+      return loops[0];
+    };
+    let run = 0, kept = false;
+    while (!kept && run < RUNS) kept = (await sampled(CPU_RENDERER_SPIN, `run ${++run}`))?.groups === 2;
+    assert.ok(kept, `${config.model}: in none of ${RUNS} runs did the loop keep 2 workgroups through the sample`);
+    took.push(`${config.model} ${run}`);
+    assert.equal(await sampled(1, 'spin 1'), null, `${config.model}: with spin 1 the loop kept its workgroups`);
+  }
+  ctx.diagnostic(`runs until the loop held on 2 workgroups: ${took.join(', ')}`);
 });
 
 t('a buffer of another backend or of the wrong type is refused; too large a buffer is a user error', async () => {

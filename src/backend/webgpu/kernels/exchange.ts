@@ -8,6 +8,9 @@
 
 const SPIN = 1 << 20; // polls before a wait gives up
 const PROBE_SPIN = 1 << 16;
+// A probe's turns where waits are bounded (a CPU renderer, whose threads may wait a time slice
+// for one another to start): within llvmpipe's 65,535 turns of a kernel's loops.
+const BOUNDED_PROBE_TURNS = 49_152;
 // Polls per turn of a wait's loop, written out: llvmpipe counts the turns of a kernel's loops
 // against its limit, so more polls per turn let a wait there outlast a time slice in which
 // another program holds its partner's thread off the cores.
@@ -55,15 +58,17 @@ fn exPut(w: u32, tag: u32, v: f32) {
 /**
  * The probe, as statements of a kernel's entry point: are all `count` workgroups resident at
  * once? Thread `lead` of each adds itself to word `arrive` (zero before the dispatch), then waits
- * for all; where `first` (one workgroup), `answer` gets 1 if they all came, else 0. Then returns.
+ * for all: 2¹⁶ polls, or where the waits' turns are bounded (`budget`, as exchangeWgsl's, other
+ * than 2³² − 1) 6 times as long; where `first` (one workgroup), `answer` gets 1 if they all came,
+ * else 0. Then returns.
  */
-export function probeWgsl(o: { lead: string; arrive: string; count: string; first: string; answer: string }): string {
+export function probeWgsl(o: { lead: string; arrive: string; count: string; first: string; answer: string; budget: string }): string {
   return /* wgsl */ `
     if (${o.lead}) {
       atomicAdd(&$ex[${o.arrive}], 1);
       var all = false;
-      for (var n = 0u; n < ${PROBE_SPIN}u; n++) {
-        if (u32(atomicLoad(&$ex[${o.arrive}])) >= ${o.count}) { all = true; break; }
+      for (var n = 0u; n < select(${PROBE_SPIN / ROUND}u, ${BOUNDED_PROBE_TURNS}u, ${o.budget} != 0xffffffffu) && !all; n++) {${Array.from({ length: ROUND }, () => `
+        all = all || u32(atomicLoad(&$ex[${o.arrive}])) >= ${o.count};`).join('')}
       }
       if (${o.first}) { ${o.answer} = select(0.0, 1.0, all); }
     }

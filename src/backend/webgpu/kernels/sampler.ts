@@ -125,7 +125,7 @@ ${cell === 'lstm' ? LSTM_MATH_WGSL : cell === 'gru' ? GRU_MATH_WGSL : ''}
 fn main(@builtin(workgroup_id) wgid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
   if (a.n == 0u) {
     // The probe: are all nwg workgroups resident at once?
-${probeWgsl({ lead: 't == 0u', arrive: `a.oEx + ${arrive}u`, count: 'nwg.x', first: 'wgid.x == 0u', answer: '$drawn[a.oDrawn]' })}
+${probeWgsl({ lead: 't == 0u', arrive: `a.oEx + ${arrive}u`, count: 'nwg.x', first: 'wgid.x == 0u', answer: '$drawn[a.oDrawn]', budget: 'a.spin' })}
   }
   let U = (H + nwg.x - 1u) / nwg.x; // units per workgroup: the backend makes every workgroup own some
   let u0 = wgid.x * U;

@@ -229,7 +229,7 @@ ${tile.shared}
 
 @compute @workgroup_size(${tile.threads})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  if (a.T == 0u) {${probeWgsl({ lead: 'li == 0u', arrive: 'a.oEx + 4u * a.M * a.K', count: 'nwg.x * nwg.y', first: 'wg.x == 0u && wg.y == 0u', answer: back ? '$dh[a.oDh]' : '$hs[a.oHs]' })}
+  if (a.T == 0u) {${probeWgsl({ lead: 'li == 0u', arrive: 'a.oEx + 4u * a.M * a.K', count: 'nwg.x * nwg.y', first: 'wg.x == 0u && wg.y == 0u', answer: back ? '$dh[a.oDh]' : '$hs[a.oHs]', budget: 'a.spin' })}
   }
   let m0 = wg.y * ${BM}u;
   let j0 = wg.x * ${BU}u;
