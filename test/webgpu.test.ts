@@ -438,8 +438,16 @@ t('persistent: an LSTM\'s, a GRU\'s and an RNN\'s forward and backward over the 
 // RUNS runs (with two other programs busy on both cores, 3 were the most it took in 24 cases),
 // then once more with waits that may turn their loops once in all, which lose it.
 const RUNS = 10;
+const onLlvmpipe = (): boolean => /llvmpipe/i.test(dev().label);
+// The runs `held` took until one kept its workgroups exchanging through the whole run (at most RUNS).
+async function runsUntilHeld(held: (run: string) => Promise<boolean>, never: string): Promise<number> {
+  let run = 0, kept = false;
+  while (!kept && run < RUNS) kept = await held(`run ${++run}`);
+  assert.ok(kept, `${never} in none of ${RUNS} runs`);
+  return run;
+}
 test('webgpu: persistent on llvmpipe: 2 workgroups of the same rows exchange h forward and the gates\' gradients backward through whole training runs, as js trains', { skip }, async (ctx) => {
-  if (!/llvmpipe/i.test(dev().label)) return void ctx.skip('llvmpipe only: SwiftShader does not run workgroups that wait on one another at once, and on a GPU the test above exchanges between up to 19');
+  if (!onLlvmpipe()) return void ctx.skip('llvmpipe only: SwiftShader does not run workgroups that wait on one another at once, and on a GPU the test above exchanges between up to 19');
   const corpus = Corpus.fromText(corpusText, { valFrac: 0.1 });
   const cases = [['lstm', 32, false], ['lstm', 64, true], ['gru', 32, false], ['gru', 64, true], ['rnn', 64, false], ['rnn', 64, true]] as const;
   const took: string[] = [];
@@ -454,10 +462,9 @@ test('webgpu: persistent on llvmpipe: 2 workgroups of the same rows exchange h f
       assert.ok(mine.length > 0 && mine.every((q) => q.kernel.X === 2), `${who}: workgroups per batch tile ${mine.map((q) => q.kernel.X)}`);
       return mine;
     };
-    let run = 0, kept = false;
-    while (!kept && run < RUNS) kept = (await trained(CPU_RENDERER_SPIN, `run ${++run}`)).every((q) => q.use === true);
-    assert.ok(kept, `${who}: in none of ${RUNS} runs did the sequence keep the exchange between its workgroups: their waits gave up`);
-    took.push(`${who} ${run}`);
+    const runs = await runsUntilHeld(async (run) => (await trained(CPU_RENDERER_SPIN, run)).every((q) => q.use === true),
+      `${who}: the sequence kept the exchange between its workgroups (their waits gave up)`);
+    took.push(`${who} ${runs}`);
     // With waits that may turn once in all, one gives up: the flag is read, and the run goes on on the steps.
     assert.ok((await trained(1, 'spin 1')).every((q) => q.use === false), `${who}: with spin 1 the sequence kept the kernel`);
   }
@@ -887,6 +894,11 @@ t('text sampled on the device equals the js backend\'s (argmax, temperatures, to
   assert.deepEqual(await texts(model), await texts(js));
 });
 
+// The backend's sampling loops as made so far: workgroups, flag word; null where lost or never made.
+type SamplerLoop = { groups: number; waiting: { ex: Buf; word: number } };
+const samplerLoops = (be: WebGPUBackend): Promise<(SamplerLoop | null)[]> =>
+  Promise.all((be as unknown as { samplers: Map<string, Promise<SamplerLoop | null>> }).samplers.values());
+
 // Sampling's loop (kernels/sampler.ts) against the js backend's layers, decoder and draw, on
 // untrained models of every shape it generates code for. A hidden size above what one workgroup
 // holds needs several, which a CPU renderer is not given (samplerGroups 1): there sampling falls
@@ -923,11 +935,10 @@ t('sampling\'s loop: where its wait gave up, the read-back says so, and sampling
     model.importParams(await js.exportParams());
     // The loop's second stretch loses step: the state it leaves is spoilt, and the flag set as a
     // wait that gives up sets it.
-    type Loop = { waiting: { ex: Buf; word: number } };
-    const samplers = (be as unknown as { samplers: Map<string, Promise<Loop | null>> }).samplers, make = be.sampleLoop.bind(be);
+    const make = be.sampleLoop.bind(be);
     let calls = 0;
     be.sampleLoop = async (net) => {
-      const loop = await make(net), made = await Promise.all(samplers.values());
+      const loop = await make(net), made = await samplerLoops(be);
       return loop && ((first, last, drawn, n, o) => {
         loop(first, last, drawn, n, o);
         if (++calls !== 2) return;
@@ -939,7 +950,7 @@ t('sampling\'s loop: where its wait gave up, the read-back says so, and sampling
     assert.equal(await sampleText(model, vocab, o), await sampleText(js, vocab, o), config.model);
     assert.ok(calls >= 3, `${config.model}: ${calls} stretches in the loop`);
     // The loop is not used again: the next sample is drawn step by step, and still alike.
-    assert.deepEqual(await Promise.all(samplers.values()), [null]);
+    assert.deepEqual(await samplerLoops(be), [null]);
     const o2 = { length: 50, seed: 6, prime: 'the ' }, before = calls;
     assert.equal(await sampleText(model, vocab, o2), await sampleText(js, vocab, o2), config.model);
     assert.equal(calls, before);
@@ -950,7 +961,7 @@ t('sampling\'s loop: where its wait gave up, the read-back says so, and sampling
 // each layer's h to each other, draws what js draws; with waits that may turn once in all it
 // loses step, and sampling goes on a kernel per operation, still drawing what js draws.
 test('webgpu: sampling\'s loop on llvmpipe: 2 workgroups pass h to each other and draw what js draws', { skip }, async (ctx) => {
-  if (!/llvmpipe/i.test(dev().label)) return void ctx.skip('llvmpipe only, as the persistent test on llvmpipe');
+  if (!onLlvmpipe()) return void ctx.skip('llvmpipe only, as the persistent test on llvmpipe');
   const vocab = Corpus.fromText(corpusText.slice(0, 5000), { valFrac: 0.1 }).vocab;
   const took: string[] = [];
   for (const [k, config] of ([{ model: 'lstm', layers: 2, hidden: 24 }, { model: 'gru', layers: 1, hidden: 20 }, { model: 'rnn', layers: 2, hidden: 16 }] as const).entries()) {
@@ -958,19 +969,18 @@ test('webgpu: sampling\'s loop on llvmpipe: 2 workgroups pass h to each other an
     js.backend.upload(js.params, (await js.backend.download(js.params)).map((v) => 6 * v));
     const o = { length: 300, seed: 7, temperature: 0.9 }, want = await sampleText(js, vocab, o);
     // The loop after a sample on a backend whose waits may turn `spin` times in all: its workgroups, or null where it lost step.
-    const sampled = async (spin: number, run: string): Promise<{ groups: number } | null> => {
+    const sampled = async (spin: number, run: string): Promise<SamplerLoop | null> => {
       const be = new WebGPUBackend(dev().device, { samplerGroups: 2, samplerSteps: 8, spin });
       const model = new CharLM(be, js.config, vocab.size);
       model.importParams(await js.exportParams());
       assert.equal(await sampleText(model, vocab, o), want, `${config.model}, ${run}`);
-      const loops = await Promise.all((be as unknown as { samplers: Map<string, Promise<{ groups: number } | null>> }).samplers.values());
+      const loops = await samplerLoops(be);
       assert.equal(loops.length, 1);
       return loops[0];
     };
-    let run = 0, kept = false;
-    while (!kept && run < RUNS) kept = (await sampled(CPU_RENDERER_SPIN, `run ${++run}`))?.groups === 2;
-    assert.ok(kept, `${config.model}: in none of ${RUNS} runs did the loop keep 2 workgroups through the sample`);
-    took.push(`${config.model} ${run}`);
+    const runs = await runsUntilHeld(async (run) => (await sampled(CPU_RENDERER_SPIN, run))?.groups === 2,
+      `${config.model}: the loop kept 2 workgroups through the sample`);
+    took.push(`${config.model} ${runs}`);
     assert.equal(await sampled(1, 'spin 1'), null, `${config.model}: with spin 1 the loop kept its workgroups`);
   }
   ctx.diagnostic(`runs until the loop held on 2 workgroups: ${took.join(', ')}`);

@@ -129,6 +129,7 @@ export interface WebGPUBackendOptions {
 interface Waiting { what: string; ex: GpuBuf; word: number; lost: () => void }
 interface Sampler { def: KernelDef; groups: number; ex: GpuBuf; step: number; waiting: Waiting }
 const flagRange = ({ ex, word }: Waiting) => ({ src: ex.buffer, byteOffset: 4 * word, bytes: 4 });
+const flagSet = (read: ArrayBuffer): boolean => new Int32Array(read)[0] !== 0;
 // A sequence kernel on one tile, over X × Y workgroups.
 interface SequenceKernel { def: KernelDef; X: number; Y: number }
 // A layer's forward or backward shape's candidate sequence kernels, the one it runs, and whether it runs (null until decided).
@@ -217,7 +218,7 @@ export class WebGPUBackend implements Backend {
     const ran = [...this.waited];
     this.waited.clear();
     const [data, ...flags] = await this.rec.readAll([{ src: b.buffer, byteOffset: 4 * src.offset, bytes: 4 * src.length }, ...ran.map(flagRange)]);
-    const failed = ran.filter((_, i) => new Int32Array(flags[i])[0] !== 0);
+    const failed = ran.filter((_, i) => flagSet(flags[i]));
     if (failed.length > 0) {
       for (const w of failed) w.lost();
       throw new LostWorkError(`the workgroups of ${failed.map((w) => w.what).join(' and ')} lost step with each other (a wait on the GPU gave up); that work runs another way from now on`);
@@ -509,7 +510,7 @@ export class WebGPUBackend implements Backend {
   // Whether a wait of the sequence's kernel gave up since its flag was last cleared, clearing it if so.
   private async lostStep(seq: Sequence): Promise<boolean> {
     const [flag] = await this.rec.readAll([flagRange(seq.waiting)]);
-    const lost = new Int32Array(flag)[0] !== 0;
+    const lost = flagSet(flag);
     if (lost) this.upload(slice(seq.ex, seq.waiting.word, 1), new Int32Array(1));
     return lost;
   }

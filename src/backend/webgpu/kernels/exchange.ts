@@ -34,8 +34,8 @@ fn exSettle(v: u32, w: u32, tag: u32) -> u32 {
   if ((v >> 16u) == tag) { return v & 0xffffu; }
   if (!failed) {
     for (var n = 0u; n < ${SPIN / ROUND}u && turns < ${budget}; n++) {
-      turns += 1u;${Array.from({ length: ROUND }, () => `
-      { let x = bitcast<u32>(atomicLoad(&$ex[w])); if ((x >> 16u) == tag) { return x & 0xffffu; } }`).join('')}
+      turns += 1u;${`
+      { let x = bitcast<u32>(atomicLoad(&$ex[w])); if ((x >> 16u) == tag) { return x & 0xffffu; } }`.repeat(ROUND)}
       if ((n & 127u) == 127u && atomicLoad(&$ex[${flag}]) != 0) { break; }
     }
     failed = true;
@@ -67,8 +67,8 @@ export function probeWgsl(o: { lead: string; arrive: string; count: string; firs
     if (${o.lead}) {
       atomicAdd(&$ex[${o.arrive}], 1);
       var all = false;
-      for (var n = 0u; n < select(${PROBE_SPIN / ROUND}u, ${BOUNDED_PROBE_TURNS}u, ${o.budget} != 0xffffffffu) && !all; n++) {${Array.from({ length: ROUND }, () => `
-        all = all || u32(atomicLoad(&$ex[${o.arrive}])) >= ${o.count};`).join('')}
+      for (var n = 0u; n < select(${PROBE_SPIN / ROUND}u, ${BOUNDED_PROBE_TURNS}u, ${o.budget} != 0xffffffffu) && !all; n++) {${`
+        all = all || u32(atomicLoad(&$ex[${o.arrive}])) >= ${o.count};`.repeat(ROUND)}
       }
       if (${o.first}) { ${o.answer} = select(0.0, 1.0, all); }
     }
