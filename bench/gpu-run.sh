@@ -2,12 +2,12 @@
 # The GPU checks, on a Linux x86-64 machine with a GPU and its driver but no Node and no network,
 # from what bench/gpu-pack.sh packed. From the repository root (with dist/ and build/):
 #   bash bench/gpu-run.sh [KIT] [OUT] [SECONDS]
-# KIT: bench/kit. OUT: bench/out, one log per step. SECONDS (555): the time the steps share; each
-# step also has its own limit, and the tests take what is left.
+# KIT: bench/kit. OUT: bench/out, one log per step. SECONDS (555): the time the steps share, run
+# in this order; each also stops at a limit of its own.
 #   features  what Dawn's adapter offers, plain and with its experimental toggles
-#   options   config L tuned, with and without a layer's sequence in one dispatch each way
 #   bench     S, M, L, XL and sampling beside PyTorch + cuDNN (python3 with CUDA PyTorch)
 #   tests     the webgpu tests
+#   options   config L tuned, with and without a layer's sequence in one dispatch each way
 set -uo pipefail
 kit=${1:-bench/kit}
 out=${2:-bench/out}
@@ -62,7 +62,7 @@ step() {
 }
 
 step features 30 node bench/gpu-features.mjs
-step options 170 node bench/webgpu-options.mjs --config L --iters 10 --warmup 3 '{"tune":true}' '{"tune":true,"persistent":true}'
 step bench 300 env CHARRNN_PYTHON=python3 node bench/run.mjs --backend webgpu --cap 10
-step tests 600 node --test dist/test/webgpu.test.js
+step tests 120 node --test dist/test/webgpu.test.js
+step options 170 node bench/webgpu-options.mjs --config L --iters 10 --warmup 3 '{"tune":true}' '{"tune":true,"persistent":true}'
 cat "$out/steps.log"
