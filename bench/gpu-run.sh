@@ -19,17 +19,24 @@ fail() { echo "gpu-run: $*" >&2; exit 1; }
 mkdir -p "$out"
 tmp=$(mktemp -d)
 
-# xz may be missing there; Python (which the PyTorch peer needs anyway) reads both archives.
-python3 - "$kit" "$tmp" <<'EOF' || fail "could not unpack the kit"
+# xz may be missing there; then Python (which the PyTorch peer needs anyway) reads the archives.
+if command -v xz >/dev/null; then
+  xz -dc "$kit/node.xz" >"$tmp/node" && { [ -d node_modules/webgpu ] || tar -xJf "$kit/modules.tar.xz"; }
+else
+  python3 - "$kit" "$tmp" <<'EOF'
 import lzma, os, shutil, sys, tarfile
 kit, tmp = sys.argv[1:]
 with lzma.open(f'{kit}/node.xz') as src, open(f'{tmp}/node', 'wb') as dst:
     shutil.copyfileobj(src, dst)
-os.chmod(f'{tmp}/node', 0o755)
 if not os.path.isdir('node_modules/webgpu'):
     with tarfile.open(f'{kit}/modules.tar.xz') as t:
-        t.extractall('.')
+        try:
+            t.extractall('.', filter='data')
+        except TypeError:  # a Python older than the filters
+            t.extractall('.')
 EOF
+fi || fail "could not unpack the kit"
+chmod +x "$tmp/node"
 export PATH="$tmp:$PATH"
 
 if ! ldconfig -p | grep -q 'libvulkan\.so\.1 '; then
