@@ -18,6 +18,7 @@ fail() { echo "gpu-run: $*" >&2; exit 1; }
 [ -f "$kit/node.xz" ] && [ -f "$kit/modules.tar.xz" ] || fail "no kit in $kit: run bench/gpu-pack.sh where Node is"
 mkdir -p "$out"
 tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 # xz may be missing there; then Python (which the PyTorch peer needs anyway) reads the archives.
 if command -v xz >/dev/null; then
