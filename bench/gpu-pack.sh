@@ -10,7 +10,7 @@ kit=${1:-bench/kit}
 fail() { echo "gpu-pack: $*" >&2; exit 1; }
 [ -f dist/src/index.js ] && [ -d build/wasm ] || fail "dist/ or build/ is missing: run npm install (or npm run build) first"
 [ -f node_modules/webgpu/dist/linux-x64/dawn.node ] || fail "webgpu is not installed: npm install webgpu"
-corpus=../shared/data/tinyshakespeare.txt
+corpus=$(node --input-type=module -e "import { DATA } from './bench/lib/common.mjs'; console.log(DATA)")
 [ -f "$corpus" ] || fail "the benchmark corpus is missing: $corpus"
 [ "$(uname -m)" = x86_64 ] || fail "this Node binary is for $(uname -m); the GPU machine needs x86-64"
 

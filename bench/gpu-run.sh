@@ -20,24 +20,13 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# xz may be missing there; then Python (which the PyTorch peer needs anyway) reads the archives.
-if command -v xz >/dev/null; then
-  xz -dc "$kit/node.xz" >"$tmp/node" && { [ -d node_modules/webgpu ] || tar -xJf "$kit/modules.tar.xz"; }
-else
-  python3 - "$kit" "$tmp" <<'EOF'
-import lzma, os, shutil, sys, tarfile
-kit, tmp = sys.argv[1:]
-with lzma.open(f'{kit}/node.xz') as src, open(f'{tmp}/node', 'wb') as dst:
-    shutil.copyfileobj(src, dst)
-if not os.path.isdir('node_modules/webgpu'):
-    with tarfile.open(f'{kit}/modules.tar.xz') as t:
-        try:
-            t.extractall('.', filter='data')
-        except TypeError:  # a Python older than the filters
-            t.extractall('.')
-EOF
-fi || fail "could not unpack the kit"
-chmod +x "$tmp/node"
+# xz may be missing there; then Python (which the PyTorch peer needs anyway) decompresses.
+decompress() {
+  if command -v xz >/dev/null; then xz -dc "$1"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi
+}
+decompress "$kit/node.xz" >"$tmp/node" && chmod +x "$tmp/node" || fail "could not unpack Node"
+[ -d node_modules/webgpu ] || decompress "$kit/modules.tar.xz" | tar -x || fail "could not unpack the modules"
 export PATH="$tmp:$PATH"
 
 if ! ldconfig -p | grep -q 'libvulkan\.so\.1 '; then
@@ -50,7 +39,7 @@ if ! ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.j
     [ -f "$f" ] && export VK_DRIVER_FILES="$f" VK_ICD_FILENAMES="$f" && break
   done
 fi
-corpus=../shared/data/tinyshakespeare.txt
+corpus=$(node --input-type=module -e "import { DATA } from './bench/lib/common.mjs'; console.log(DATA)")
 [ -f "$corpus" ] || { mkdir -p "$(dirname "$corpus")" && cp "$kit/tinyshakespeare.txt" "$corpus"; }
 
 { node --version; nvidia-smi -L 2>/dev/null; python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available())' 2>&1 | tail -1; } | tee "$out/machine.log"
