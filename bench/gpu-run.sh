@@ -6,6 +6,7 @@
 # in this order; each also stops at a limit of its own.
 #   features  what Dawn's adapter offers, plain and with its experimental toggles
 #   bench     S, M, L, XL and sampling beside PyTorch + cuDNN (python3 with CUDA PyTorch)
+#   wavefront L's and XL's steps layer after layer against a wavefront across the layers
 #   tests     the webgpu tests
 #   options   config L tuned, with and without a layer's sequence in one dispatch each way
 set -uo pipefail
@@ -60,6 +61,7 @@ step() {
 
 step features 30 node bench/gpu-features.mjs
 step bench 300 env CHARRNN_PYTHON=python3 node bench/run.mjs --backend webgpu --cap 10
+step wavefront 90 node bench/gpu-wavefront.mjs --config L,XL
 step tests 120 node --test dist/test/webgpu.test.js
 step options 170 node bench/webgpu-options.mjs --config L --iters 10 --warmup 3 '{"tune":true}' '{"tune":true,"persistent":true}'
 cat "$out/steps.log"
