@@ -20,7 +20,8 @@
 //                     gradient (backward) a dispatch of their own per diagonal
 // Each measure is recorded whole between two waits for the GPU, so a host that records slower
 // than the GPU runs shows too; the measures alternate over the rounds, medians printed.
-// Biases, dropout and the weight gradients are left out: the wavefront changes none of them.
+// Left out: the biases and dropout, which a wavefront's step would apply to the input it reads
+// instead of a dispatch per layer, and the weight gradients, which it leaves as they are.
 // --options: WebGPUBackendOptions as JSON instead of the ones the product takes for this adapter.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
