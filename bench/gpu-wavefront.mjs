@@ -137,7 +137,7 @@ for (const name of names) {
     const before = Math.min(m('now, steps'), held ? m('now, sequences') : Infinity) + m('now, products');
     console.log(`  the faster of now's steps and sequences, plus its products: ${before.toFixed(2)} ms; wavefront ${m('wavefront').toFixed(2)} ms ` +
       `(${(before - m('wavefront')).toFixed(2)} ms saved per iteration), with the input in the step's K at best ${m('wavefront, cells').toFixed(2)} ms`);
-    const plans = [...be.sequencePlans()].map(([shape, how]) => `${shape}: ${how}`);
+    const plans = [...be.sequencePlans()].filter(([shape]) => shape.endsWith(` ${B}×${H}`)).map(([shape, how]) => `${shape}: ${how}`);
     if (plans.length > 0) console.log(`  sequences: ${plans.join('; ')}`);
   } catch (err) {
     console.log(`  not run: ${err.message.split('\n')[0]}`);
