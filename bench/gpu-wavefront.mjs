@@ -39,29 +39,28 @@ const root = process.cwd();
 const load = (p) => import(pathToFileURL(resolve(root, p)).href);
 const { loadWebGPUBackend } = await load('dist/src/node/webgpu.js');
 const { WebGPUBackend } = await load('dist/src/backend/webgpu/index.js');
+const { sequenceSteps } = await load('dist/src/backend/webgpu/sequence-steps.js');
 const base = await loadWebGPUBackend();
 const be = values.options ? new WebGPUBackend(base.device, { label: base.label, ...JSON.parse(values.options) }) : base;
 console.log(`on ${be.label}, tune ${be.tune}, persistent ${be.persistent}; median (least) of ${rounds} rounds, ms per iteration`);
 
 const buf = (n) => ({ buf: be.alloc(n), offset: 0, length: n });
 const limit = Math.min(be.device.limits.maxStorageBufferBindingSize, be.device.limits.maxBufferSize);
-// `count` blocks of [R, w] in one buffer. With `ring` (a wavefront's, larger than any buffer
-// training makes), only as many as the device binds in one buffer, reused in turn.
-function blocks(count, R, w, ring) {
-  const n = ring ? Math.max(2, Math.min(count, Math.floor(limit / (4 * R * w)))) : count;
+// `count` blocks of [R, w] in one buffer, or as many as the device binds in one buffer (a
+// wavefront's are larger than any training makes), reused in turn.
+function blocks(count, R, w) {
+  const n = Math.max(2, Math.min(count, Math.floor(limit / (4 * R * w))));
   return { ...buf(n * R * w), n, R, w };
 }
 // Block t, or `rows` of its rows from row `from`.
 const at = (s, t, from = 0, rows = s.R) => ({ buf: s.buf, offset: ((t % s.n) * s.R + from) * s.w, length: rows * s.w });
 
-// n forward and n backward steps of R rows on one layer's buffers; given W_ih, each step also
-// takes the input product (forward) and input gradient (backward) of its last `upper` rows.
-function stack(R, n, H, upper = 0) {
-  const G = 4 * H, ring = upper > 0;
-  const w = { pre: blocks(n, R, G, ring), act: blocks(n, R, G, ring), hs: blocks(n + 1, R, H, ring), cs: blocks(n + 1, R, H, ring), dc: buf(R * H) };
-  const xs = ring ? blocks(n, upper, H, ring) : null;
+// A wavefront's n forward and n backward steps of R rows; given W_ih, each step also takes the
+// input product (forward) and input gradient (backward) of its last `upper` rows.
+function wavefrontOf(R, n, H, upper) {
+  const G = 4 * H, w = { pre: blocks(n, R, G), act: blocks(n, R, G), hs: blocks(n + 1, R, H), cs: blocks(n + 1, R, H), dc: buf(R * H) };
+  const xs = blocks(n, upper, H);
   return {
-    w,
     forward(whh, wih) {
       for (let t = 0; t < n; t++) {
         if (wih) be.gemm(false, true, upper, G, H, 1, at(xs, t), wih, 0, at(w.pre, t, R - upper, upper));
@@ -69,8 +68,9 @@ function stack(R, n, H, upper = 0) {
         be.lstmStep(at(w.pre, t), at(w.cs, t), at(w.act, t), at(w.cs, t + 1), at(w.hs, t + 1), R, H);
       }
     },
-    // dh in hs's blocks 0…n−1, dpre in pre, as the layers reuse theirs; dc zeroed first.
+    // dh in hs's blocks 0…n−1, dpre in pre, as the layers reuse theirs.
     backward(whh, wih) {
+      be.fill(w.dc, 0);
       for (let t = n - 1; t >= 0; t--) {
         be.lstmStepBackward(at(w.act, t), at(w.cs, t + 1), at(w.cs, t), at(w.hs, t), w.dc, at(w.pre, t), R, H);
         if (wih) be.gemm(false, false, upper, H, G, 1, at(w.pre, t, R - upper, upper), wih, 0, at(xs, t));
@@ -85,38 +85,41 @@ for (const name of names) {
   console.log(`\nconfig ${name}: ${L}×${H}, batch ${B}, ${T} steps`);
   try {
     const whh = buf(G * H), wih = buf(G * H);
-    const now = stack(B, T, H), wave = stack(L * B, T + L - 1, H, (L - 1) * B);
-    const xs = buf(T * B * H), pre = buf(T * B * G);
+    // One layer's buffers as the layers hold them, in the sequence kernel's order (SEQUENCE_BUFS).
+    const pre = buf(T * B * G), act = buf(T * B * G), hs = buf((T + 1) * B * H), cs = buf((T + 1) * B * H), dc = buf(B * H);
+    const forward = [pre, hs, cs, act], backward = [act, cs, hs, dc, pre];
+    const wave = wavefrontOf(L * B, T + L - 1, H, (L - 1) * B);
     const measures = {
       'now, steps': () => {
-        for (let l = 0; l < L; l++) now.forward(whh);
+        for (let l = 0; l < L; l++) sequenceSteps(be, 'lstm', forward, whh, T, B, H);
         for (let l = 0; l < L; l++) {
-          be.fill(now.w.dc, 0);
-          now.backward(whh);
+          be.fill(dc, 0);
+          sequenceSteps(be, 'lstmBack', backward, whh, T, B, H);
         }
       },
       'now, sequences': () => {
-        const { pre: p, hs, cs, act, dc } = now.w;
-        for (let l = 0; l < L; l++) if (!be.lstmForward(p, whh, hs, cs, act, T, B, H)) now.forward(whh);
+        for (let l = 0; l < L; l++) be.lstmForward(pre, whh, hs, cs, act, T, B, H) || sequenceSteps(be, 'lstm', forward, whh, T, B, H);
         for (let l = 0; l < L; l++) {
           be.fill(dc, 0);
-          if (!be.lstmBackward(act, cs, hs, dc, p, whh, T, B, H)) now.backward(whh);
+          be.lstmBackward(act, cs, hs, dc, pre, whh, T, B, H) || sequenceSteps(be, 'lstmBack', backward, whh, T, B, H);
         }
       },
       'now, products': () => {
-        for (let l = 1; l < L; l++) be.gemm(false, true, T * B, G, H, 1, xs, wih, 0, pre);
-        for (let l = 1; l < L; l++) be.gemm(false, false, T * B, H, G, 1, pre, wih, 0, xs);
+        const x = { ...hs, length: T * B * H };
+        for (let l = 1; l < L; l++) be.gemm(false, true, T * B, G, H, 1, x, wih, 0, pre);
+        for (let l = 1; l < L; l++) be.gemm(false, false, T * B, H, G, 1, pre, wih, 0, x);
       },
-      'wavefront, cells': () => { wave.forward(whh); be.fill(wave.w.dc, 0); wave.backward(whh); },
-      wavefront: () => { wave.forward(whh, wih); be.fill(wave.w.dc, 0); wave.backward(whh, wih); },
+      'wavefront, cells': () => { wave.forward(whh); wave.backward(whh); },
+      wavefront: () => { wave.forward(whh, wih); wave.backward(whh, wih); },
     };
     const entries = Object.entries(measures), ms = entries.map(() => []), dispatches = entries.map(() => 0);
     // Once each first: pipelines compile, and the read-back after tunes the shapes met and
     // decides how the sequences run.
     for (const [, run] of entries) run();
     await be.download({ buf: whh.buf, offset: 0, length: 1 });
+    const order = entries.map((_, i) => i);
     for (let r = 0; r < rounds; r++) {
-      for (const i of (r % 2 ? entries.map((_, i) => i).reverse() : entries.map((_, i) => i))) {
+      for (const i of (r % 2 ? [...order].reverse() : order)) {
         await be.flush();
         const t0 = performance.now(), d0 = be.stats.dispatches;
         entries[i][1]();
