@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { benchCorpus, benchModel, benchTraining, readSpec, report, notRun, timeIterations } from './lib/common.mjs';
+import { planLines } from './lib/webgpu-plans.mjs';
 
 const spec = readSpec();
 const root = process.cwd();
@@ -29,7 +30,7 @@ if (spec.measure === 'train') {
   // event loop (where a GPU may still be running the optimiser step).
   const t = await timeIterations(async () => { lastLoss = (await run.next()).loss; }, spec);
   await run.end();
-  report({ ...info, measure: 'train', secsPerIter: t.median, n: t.n, warmup: t.warmup, secs: t.secs, firstSecs: t.first, lastLoss });
+  report({ ...info, measure: 'train', secsPerIter: t.median, n: t.n, warmup: t.warmup, secs: t.secs, firstSecs: t.first, lastLoss, ...await plansOf(backend) });
 } else if (spec.measure === 'sample') {
   let seed = 1;
   const generate = async (length) => {
@@ -42,6 +43,14 @@ if (spec.measure === 'train') {
   report({ ...info, measure: 'sample', secsPerRun: t.median, length: spec.length, n: t.n, warmup: 1, secs: t.secs });
 } else {
   throw new Error(`unknown measure ${spec.measure}`);
+}
+
+// On webgpu, what tuning kept on this GPU and how each layer's sequence ran: the figures'
+// explanation, which the table prints beneath it.
+async function plansOf(be) {
+  if (be.name !== 'webgpu') return {};
+  const { planLabel } = await import(pathToFileURL(resolve(root, 'dist/src/backend/webgpu/tuner.js')).href);
+  return { plans: planLines(be, planLabel, c.seq) };
 }
 
 // 'wasm' lives in the Node-only entry (it compiles WebAssembly and starts workers); until

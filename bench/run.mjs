@@ -328,6 +328,12 @@ if (args.json) {
   out.push(line(head));
   out.push(`|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`);
   for (const b of body) out.push(line(b));
+  const planned = results.filter((r) => r.who === 'ours' && r.ok && r.result.plans?.length > 0);
+  if (planned.length) {
+    out.push('');
+    out.push(`what ours ran on ${machine.gpu ?? args.backend}, as decided there:`);
+    for (const r of planned) for (const l of r.result.plans) out.push(`- ${r.config} ${r.measure}: ${l}`);
+  }
   if (notRun.length) {
     out.push('');
     out.push('not run:');

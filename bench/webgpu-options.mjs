@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { DATA, benchCorpus, benchModel, benchTraining, configNamed, median } from './lib/common.mjs';
+import { planLines } from './lib/webgpu-plans.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -54,14 +55,6 @@ for (let i = 0; i < warmup + iters; i++) {
 }
 for (const r of runs) {
   console.log(`${r.set}: median ${median(r.times).toFixed(2)} ms, least ${Math.min(...r.times).toFixed(2)} ms per iteration (the first, compiling and any tuning: ${(r.first / 1000).toFixed(2)} s), last loss ${r.loss}`);
-  const tuned = [...r.backend.tunedPlans()].map(([shape, plan]) => `${shape}: ${planLabel(plan)}`);
-  if (tuned.length > 0) console.log(`  tuned: ${tuned.join('; ')}`);
-  const sequences = [...r.backend.sequencePlans()].map(([shape, how]) => `${shape}: ${how}`);
-  if (sequences.length > 0) console.log(`  sequences: ${sequences.join('; ')}`);
-  for (const [shape, timed] of r.backend.sequenceTimes()) {
-    const kernels = [...timed].filter(([k]) => k !== 'steps').sort((x, y) => x[1] - y[1]);
-    const fmt = ([k, ms]) => `${k} ${ms.toFixed(3)}`;
-    console.log(`  ${shape}, ms per ${c.seq} steps: steps ${timed.get('steps').toFixed(3)}; fastest of ${kernels.length} kernels ${kernels.slice(0, 4).map(fmt).join(', ')}; slowest ${fmt(kernels[kernels.length - 1])}`);
-  }
+  for (const line of planLines(r.backend, planLabel, c.seq)) console.log(`  ${line}`);
 }
 process.exit(0);
