@@ -18,6 +18,7 @@ fail() { echo "gpu-run: $*" >&2; exit 1; }
 [ -f dist/src/index.js ] && [ -d build/wasm ] || fail "dist/ or build/ is missing: build where Node is, and bring them"
 [ -f "$kit/node.xz" ] && [ -f "$kit/modules.tar.xz" ] || fail "no kit in $kit: run bench/gpu-pack.sh where Node is"
 mkdir -p "$out"
+: >"$out/steps.log" # this run's steps only, as each step's own log is this run's
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
