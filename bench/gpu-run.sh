@@ -63,6 +63,6 @@ step() {
 step features 30 node bench/gpu-features.mjs
 step bench 300 env CHARRNN_PYTHON=python3 node bench/run.mjs --backend webgpu --cap 10
 step wavefront 90 node bench/gpu-wavefront.mjs --config L,XL
-step tests 120 node --test dist/test/webgpu.test.js
+step tests 120 node --test dist/test/webgpu-*.test.js
 step options 170 node bench/webgpu-options.mjs --config L --iters 10 --warmup 3 '{"tune":true}' '{"tune":true,"persistent":true}'
 cat "$out/steps.log"

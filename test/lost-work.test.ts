@@ -1,7 +1,8 @@
 // Work a backend lost on its device, found at a read-back (LostWorkError: on a GPU, a kernel
 // whose workgroups lost step with each other), is run again from where it began by everything
 // that reads back: training, evaluation, inspection and a primed sample come out as if nothing
-// had been lost. The webgpu backend's own side (the flag read, the fall-back) is in webgpu.test.ts.
+// had been lost. The webgpu backend's own side (the flag read, the fall-back) is in
+// webgpu-sequence.test.ts and webgpu-sampling.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Corpus } from '../src/text/corpus.js';

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertSameTraining, traceTraining } from './helpers/same-training.js';
 import { checkGemm } from './helpers/gemm-check.js';
+import { checkCells } from './helpers/cells-check.js';
 import { LEAD, Twins, randoms, type Twin } from './helpers/twins.js';
 import { relaxedSkip } from './helpers/relaxed.js';
 import { slice, type Slice } from '../src/backend/backend.js';
@@ -114,43 +115,11 @@ for (const [flavor, skip] of flavors) {
     }
   });
 
-  t('LSTM, GRU and tanh cells forward and backward', async () => {
+  t('LSTM, GRU and tanh cells forward and backward, with states sharing one buffer as the layers do', async () => {
     const p = new Twins(await backendOf(flavor));
-    for (const [B, H] of [[1, 1], [3, 5], [2, 7], [1, 17], [3, 33], [5, 65]]) {
-      const pre = p.f(B * 4 * H, -4, 4), cPrev = p.f(B * H, -2, 2);
-      const act = p.f(B * 4 * H), c = p.f(B * H), h = p.f(B * H);
-      p.run((be, s) => be.lstmStep(s(pre), s(cPrev), s(act), s(c), s(h), B, H));
-      for (const [x, n] of [[act, 'act'], [c, 'c'], [h, 'h']] as const) await p.same(x, `lstmStep ${n} ${B}×${H}`, CELL_TOL);
-      // The backward reads the forward's outputs: copy the js ones over, so only the backward differs.
-      p.dut.upload(slice(act.dut.buf), await p.ref.download(slice(act.ref.buf)));
-      p.dut.upload(slice(c.dut.buf), await p.ref.download(slice(c.ref.buf)));
-      const dh = p.f(B * H), dc = p.f(B * H), dpre = p.f(B * 4 * H);
-      p.run((be, s) => be.lstmStepBackward(s(act), s(c), s(cPrev), s(dh), s(dc), s(dpre), B, H));
-      await p.same(dpre, `lstmStepBackward dpre ${B}×${H}`, CELL_TOL);
-      await p.same(dc, `lstmStepBackward dc ${B}×${H}`, CELL_TOL);
-
-      const xi = p.f(B * 3 * H, -3, 3), hh = p.f(B * 3 * H, -3, 3), hPrev = p.f(B * H);
-      const gact = p.f(B * 3 * H), gh = p.f(B * H);
-      p.run((be, s) => be.gruStep(s(xi), s(hh), s(hPrev), s(gact), s(gh), B, H));
-      await p.same(gact, `gruStep act ${B}×${H}`, CELL_TOL);
-      await p.same(gh, `gruStep h ${B}×${H}`, CELL_TOL);
-      p.dut.upload(slice(gact.dut.buf), await p.ref.download(slice(gact.ref.buf)));
-      const dxi = p.f(B * 3 * H), dhh = p.f(B * 3 * H), dhPrev = p.f(B * H);
-      p.run((be, s) => be.gruStepBackward(s(gact), s(hh), s(hPrev), s(dh), s(dxi), s(dhh), s(dhPrev), B, H));
-      for (const [x, n] of [[dxi, 'dxi'], [dhh, 'dhh'], [dhPrev, 'dhPrev']] as const) {
-        await p.same(x, `gruStepBackward ${n} ${B}×${H}`, CELL_TOL);
-      }
-
-      const n = B * H, y = p.f(n, -4, 4), th = p.f(n);
-      p.run((be, s) => be.tanhForward(s(y), s(th), n));
-      await p.same(th, `tanhForward ${n}`, CELL_TOL);
-      p.run((be, s) => be.tanhForward(s(y), s(y), n));
-      await p.same(y, `tanhForward in place ${n}`, CELL_TOL);
-      const hy = p.f(n), dy = p.f(n), dp = p.f(n);
-      p.run((be, s) => be.tanhBackward(s(hy), s(dy), s(dp), n));
-      await p.same(dp, `tanhBackward ${n}`);
-    }
+    for (const [B, H] of [[1, 1], [3, 5], [2, 7], [1, 17], [3, 33], [5, 65]]) await checkCells(p, B, H, CELL_TOL, 0);
   });
+
 
   t('single-stream steps equal the input product, the recurrent product and the cell, for one-hot and dense input', async () => {
     const p = new Twins(await backendOf(flavor));
@@ -388,7 +357,7 @@ for (const [flavor, skip] of flavors) {
 
 function sliceOf(s: Slice, offset: number, length: number): Slice { return { buf: s.buf, offset: s.offset + offset, length }; }
 
-// webgpu, and auto where a GPU may exist: test/webgpu.test.ts.
+// webgpu, and auto where a GPU may exist: test/webgpu-loader.test.ts.
 test('createBackend: js, wasm and auto; unknown names are user errors', async () => {
   assert.equal((await createBackend('js')).name, 'js');
   assert.equal((await createBackend('wasm')).name, 'wasm');
