@@ -120,7 +120,6 @@ for (const [flavor, skip] of flavors) {
     for (const [B, H] of [[1, 1], [3, 5], [2, 7], [1, 17], [3, 33], [5, 65]]) await checkCells(p, B, H, CELL_TOL, 0);
   });
 
-
   t('single-stream steps equal the input product, the recurrent product and the cell, for one-hot and dense input', async () => {
     const p = new Twins(await backendOf(flavor));
     // Hidden sizes that leave 1–3 units after the groups of four, inputs that leave k tails.

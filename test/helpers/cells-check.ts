@@ -1,13 +1,13 @@
 // A backend's cell kernels (LSTM, GRU, tanh) against the reference's, forward and backward, with
 // a step's states in one buffer as the layers keep them: c[t] beside c[t+1], dh[t−1] beside dh[t].
 import { sub, type Slice } from '../../src/backend/backend.js';
-import type { Twin, Twins } from './twins.js';
+import type { Pick, Twins } from './twins.js';
 
 /** B rows of H units; `tol` for the gate math, `tanhBackTol` for tanh's backward (1 − h²)·dh. */
 export async function checkCells(p: Twins, B: number, H: number, tol: number, tanhBackTol: number): Promise<void> {
   const pre = p.f(B * 4 * H, -6, 6), cs = p.f(2 * B * H, -2, 2);
-  const cPrev = (s: (x: Twin) => Slice): Slice => sub(s(cs), 0, B * H);
-  const cNext = (s: (x: Twin) => Slice): Slice => sub(s(cs), B * H, B * H);
+  const cPrev = (s: Pick): Slice => sub(s(cs), 0, B * H);
+  const cNext = (s: Pick): Slice => sub(s(cs), B * H, B * H);
   const act = p.f(B * 4 * H), h = p.f(B * H);
   p.run((be, s) => be.lstmStep(s(pre), cPrev(s), s(act), cNext(s), s(h), B, H));
   for (const [x, n] of [[act, 'act'], [cs, 'c'], [h, 'h']] as const) await p.same(x, `lstmStep ${n} ${B}×${H}`, tol);
